@@ -1,0 +1,1 @@
+"""newsbeam's pipeline: options, build_pipeline() and the `newsbeam` command."""

@@ -1,0 +1,110 @@
+"""build_pipeline(): the newsbeam pipeline, wired stage by stage and returned without running.
+
+documents = Read → Extract → Validate → Deduplicate → Enrich → Write Parquet → _manifest.json
+every stage's failures → rejects/, every copy not written → duplicates/
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from pipeline.options import NewsbeamOptions
+from schemas import ARTICLE_SCHEMA, DUPLICATE_SCHEMA, ENTITY_SCHEMA, REJECT_SCHEMA, to_row
+from transforms.dedup import Deduplicate
+from transforms.enrich import EnrichEntities, entity_rows
+from transforms.extract import ExtractArticles
+from transforms.read import MatchInputs, ReadDocuments
+from transforms.validate import ValidateArticles
+from transforms.write import WriteManifest, WriteParquet
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    now = now or datetime.now(UTC)
+    return f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
+
+
+def articles_pattern(output: str) -> str:
+    """Every article file an earlier run wrote into `output`."""
+    return FileSystems.join(output, "articles", "*", "*", "*.parquet")
+
+
+def build_pipeline(options: PipelineOptions) -> beam.Pipeline:
+    """The whole newsbeam pipeline for `options`; the caller runs it."""
+    nb = options.view_as(NewsbeamOptions)
+    if not nb.input or not nb.output:
+        raise ValueError("newsbeam needs --input PATTERN and --output DIR")
+    started_at = datetime.now(UTC)
+    run_id = nb.run_id or new_run_id(started_at)
+    output = nb.output
+
+    p = beam.Pipeline(options=options)
+    paths = p | "MatchInputs" >> MatchInputs(nb.input)
+    documents, read_rejects = paths | "ReadDocuments" >> ReadDocuments(nb.max_bytes)
+    drafts, extract_rejects = documents | "ExtractArticles" >> ExtractArticles()
+    articles, invalid = drafts | "ValidateArticles" >> ValidateArticles(nb.min_words)
+    originals, duplicates = articles | "Deduplicate" >> Deduplicate(articles_pattern(output))
+    enriched, enrich_rejects = originals | "EnrichEntities" >> EnrichEntities(
+        nb.spacy_model, nb.batch_size
+    )
+    rejects = (
+        read_rejects,
+        extract_rejects,
+        invalid,
+        enrich_rejects,
+    ) | "CollectRejects" >> beam.Flatten()
+
+    entities = enriched | "EntityRows" >> beam.FlatMap(
+        lambda a: [(a.published_date, row) for row in entity_rows(a)]
+    )
+    files = (
+        enriched
+        | "WriteArticles"
+        >> WriteParquet(
+            output,
+            "articles",
+            ARTICLE_SCHEMA,
+            run_id,
+            sort_key="article_id",
+            partition=lambda a: [("published_date", a.published_date), ("source", a.source)],
+        ),
+        entities
+        | "WriteEntities"
+        >> WriteParquet(
+            output,
+            "entities",
+            ENTITY_SCHEMA,
+            run_id,
+            sort_key="article_id",
+            partition=lambda pair: [("published_date", pair[0])],
+            to_dict=lambda pair: to_row(pair[1]),
+        ),
+        rejects
+        | "WriteRejects"
+        >> WriteParquet(
+            output, "rejects", REJECT_SCHEMA, run_id, sort_key="source_uri", partition=lambda r: []
+        ),
+        duplicates
+        | "WriteDuplicates"
+        >> WriteParquet(
+            output,
+            "duplicates",
+            DUPLICATE_SCHEMA,
+            run_id,
+            sort_key="source_uri",
+            partition=lambda d: [],
+        ),
+    ) | "CollectFiles" >> beam.Flatten()
+
+    _ = {
+        "inputs": paths,
+        "documents": documents,
+        "rejects": rejects,
+        "duplicates": duplicates,
+        "files": files,
+    } | "WriteManifest" >> WriteManifest(output, run_id, started_at)
+    return p

@@ -1,0 +1,57 @@
+"""newsbeam's options; Beam's own flags (--runner, --direct_num_workers, …) pass through."""
+
+from __future__ import annotations
+
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from transforms.enrich import DEFAULT_MODEL
+from transforms.read import DEFAULT_MAX_BYTES
+
+DEFAULT_MIN_WORDS = 20
+
+
+class NewsbeamOptions(PipelineOptions):
+    @classmethod
+    def _add_argparse_args(cls, parser) -> None:
+        parser.add_argument(
+            "--input",
+            action="append",
+            default=None,
+            help="file pattern to read (repeatable): .txt, .html/.htm or .jsonl, optionally .gz; "
+            "local paths or gs://",
+        )
+        parser.add_argument("--output", default=None, help="output folder (local path or gs://)")
+        parser.add_argument(
+            "--spacy-model",
+            dest="spacy_model",
+            default=DEFAULT_MODEL,
+            help=f"installed spaCy model package used for entities (default: {DEFAULT_MODEL})",
+        )
+        parser.add_argument(
+            "--batch-size",
+            dest="batch_size",
+            type=int,
+            default=64,
+            help="largest batch of articles handed to the NER model at once (default: 64)",
+        )
+        parser.add_argument(
+            "--min-words",
+            dest="min_words",
+            type=int,
+            default=DEFAULT_MIN_WORDS,
+            help="articles with fewer words after boilerplate removal are rejected "
+            f"(default: {DEFAULT_MIN_WORDS})",
+        )
+        parser.add_argument(
+            "--max-bytes",
+            dest="max_bytes",
+            type=int,
+            default=DEFAULT_MAX_BYTES,
+            help=f"inputs larger than this are rejected (default: {DEFAULT_MAX_BYTES:,})",
+        )
+        parser.add_argument(
+            "--run-id",
+            dest="run_id",
+            default=None,
+            help="names this run's files (part-RUN-…); default: UTC time and a random suffix",
+        )

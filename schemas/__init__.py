@@ -1,0 +1,35 @@
+"""Record models (pydantic) and the Arrow schemas derived from them."""
+
+from schemas.arrow import ARTICLE_SCHEMA, DUPLICATE_SCHEMA, ENTITY_SCHEMA, REJECT_SCHEMA, to_row
+from schemas.models import (
+    SCHEMA_VERSION,
+    Article,
+    Boilerplate,
+    Counts,
+    Duplicate,
+    Entity,
+    EntityRow,
+    ErrorDetail,
+    Manifest,
+    RawDocument,
+    Reject,
+)
+
+__all__ = [
+    "ARTICLE_SCHEMA",
+    "DUPLICATE_SCHEMA",
+    "ENTITY_SCHEMA",
+    "REJECT_SCHEMA",
+    "SCHEMA_VERSION",
+    "Article",
+    "Boilerplate",
+    "Counts",
+    "Duplicate",
+    "Entity",
+    "EntityRow",
+    "ErrorDetail",
+    "Manifest",
+    "RawDocument",
+    "Reject",
+    "to_row",
+]

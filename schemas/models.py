@@ -1,0 +1,193 @@
+"""pydantic models for every record that flows through newsbeam.
+
+RawDocument → (extract) → Article → (enrich) Article with entities → Parquet.
+Anything that fails on the way becomes a Reject; every copy not written becomes a Duplicate.
+The Arrow schemas in `schemas.arrow` are derived from these classes.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+SCHEMA_VERSION = "1"
+
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+ArticleId = Annotated[str, Field(pattern=r"^[0-9a-f]{16}$")]
+Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
+
+InputKind = Literal["text", "html"]
+Stage = Literal["read", "extract", "validate", "enrich", "write"]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class RawDocument(_Record):
+    """One input record as read: a whole .txt/.html file or one JSONL line. Flows to Extract."""
+
+    source_uri: str = Field(min_length=1, description="input file, '#N' appended for record N")
+    kind: InputKind
+    content: str
+    encoding: str = Field(description="encoding the bytes were decoded with")
+    url: str | None = None
+    title: str | None = None
+    published_at: datetime | None = None
+    source: str | None = None
+
+
+class JsonlRecord(BaseModel):
+    """One line of a `.jsonl` input, before it becomes a RawDocument. Unknown keys are ignored."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    text: str | None = None
+    html: str | None = None
+    url: str | None = None
+    title: str | None = None
+    published_at: datetime | None = None
+    source: str | None = None
+
+    @model_validator(mode="after")
+    def _has_content(self) -> JsonlRecord:
+        if not (self.text or "").strip() and not (self.html or "").strip():
+            raise ValueError("record has no 'text' or 'html' field with content")
+        return self
+
+
+class Boilerplate(_Record):
+    """A segment removed from (or rewritten in) the body, and why."""
+
+    kind: str = Field(min_length=1, description="banner, related, caption, byline, …")
+    text: str
+    rule: str = Field(min_length=1, description="the rule or signal that removed it")
+
+
+class Entity(_Record):
+    """A named-entity mention; `body[start:end] == text`."""
+
+    text: str = Field(min_length=1)
+    label: str = Field(min_length=1)
+    canonical: str = Field(min_length=1)
+    start: int = Field(ge=0)
+    end: int = Field(ge=1)
+
+
+class Article(_Record):
+    """A clean article: built by Extract, checked by Validate, enriched, then written."""
+
+    article_id: ArticleId
+    source_uri: str = Field(min_length=1)
+    url: str | None = None
+    source: Slug = Field(description="outlet slug; also the `source=` partition value")
+    source_name: str | None = Field(default=None, description="outlet as written in the input")
+    title: str | None = None
+    authors: list[str] = Field(default_factory=list)
+    contributors: list[str] = Field(default_factory=list)
+    published_at: datetime | None = None
+    date_source: str | None = Field(default=None, description="where published_at came from")
+    dateline: str | None = None
+    language: str | None = Field(default=None, max_length=8)
+    body: str = Field(min_length=1, description="paragraphs separated by a blank line")
+    word_count: int = Field(ge=1)
+    boilerplate: list[Boilerplate] = Field(default_factory=list)
+    entities: list[Entity] = Field(default_factory=list)
+    content_sha256: Sha256
+    schema_version: str = SCHEMA_VERSION
+    ingested_at: datetime = Field(default_factory=utc_now)
+
+    @field_validator("published_at", "ingested_at")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("timestamp must carry a time zone")
+        return value.astimezone(UTC)
+
+    @field_validator("word_count")
+    @classmethod
+    def _long_enough(cls, value: int, info: ValidationInfo) -> int:
+        minimum = (info.context or {}).get("min_words", 1)
+        if value < minimum:
+            raise ValueError(
+                f"article has {value} words after boilerplate removal, fewer than {minimum}"
+            )
+        return value
+
+    @property
+    def published_date(self) -> str:
+        """The `published_date=` partition value."""
+        return self.published_at.date().isoformat() if self.published_at else "unknown"
+
+
+class ErrorDetail(_Record):
+    """One validation error, as pydantic's `ValidationError.errors()` gives it."""
+
+    type: str
+    loc: str
+    msg: str
+
+
+class Reject(_Record):
+    """An input that could not become an article, with where and why. Flows to `rejects/`."""
+
+    source_uri: str
+    stage: Stage
+    reason: str = Field(min_length=1, description="machine-readable reason, e.g. 'empty_file'")
+    message: str = Field(description="what went wrong and what to do about it")
+    errors: list[ErrorDetail] = Field(default_factory=list)
+    line: int | None = Field(default=None, ge=1, description="line number inside a JSONL file")
+    excerpt: str = Field(default="", max_length=500)
+    rejected_at: datetime = Field(default_factory=utc_now)
+
+
+class Duplicate(_Record):
+    """A copy of a story that was not written. Flows to `duplicates/`."""
+
+    source_uri: str
+    article_id: ArticleId
+    duplicate_of: ArticleId
+    similarity: float = Field(ge=0.0, le=1.0)
+    reason: Literal["exact", "already_in_output"]
+    detected_at: datetime = Field(default_factory=utc_now)
+
+
+class EntityRow(_Record):
+    """One row of `entities/`: an entity as it occurs in one article."""
+
+    article_id: ArticleId
+    canonical: str
+    label: str
+    mentions: int = Field(ge=1)
+    first_offset: int = Field(ge=0)
+    source: Slug
+
+
+class Counts(_Record):
+    read: int = Field(ge=0)
+    written: int = Field(ge=0)
+    rejected: int = Field(ge=0)
+    duplicates: int = Field(ge=0)
+    entities: int = Field(ge=0)
+    rejected_by_stage: dict[str, int] = Field(default_factory=dict)
+    rejected_by_reason: dict[str, int] = Field(default_factory=dict)
+
+
+class Manifest(_Record):
+    """`_manifest.json`: what one run read and wrote. `read == written + rejected + duplicates`."""
+
+    run_id: str
+    schema_version: str = SCHEMA_VERSION
+    started_at: datetime
+    finished_at: datetime
+    inputs: list[str]
+    counts: Counts
+    files: dict[str, list[str]] = Field(description="table name → files written by this run")

@@ -1,0 +1,1 @@
+"""The pipeline's stages: each a Beam PTransform over plain functions that know nothing of Beam."""

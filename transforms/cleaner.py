@@ -1,0 +1,482 @@
+"""The text cleaner: split scraped article text into blocks, classify each, keep the article.
+
+The method, in order:
+1. Repair what scrapers leave in text: literal `\\uXXXX` escapes, HTML tags and their broken
+   halves (`< p>`, `/p>`), HTML entities. Each repair is recorded.
+2. Split into blocks (a line, or lines hard-wrapped inside one paragraph joined back).
+3. Classify each block on its own: separators, read-more links, related-news headers, copyright
+   notices, bylines, contributor credits, photo captions, date lines, calls to action.
+4. Classify in context: a block right before a read-more link is a teaser; a block seen earlier in
+   the document is a repeat (of the headline, when it equals the title).
+5. Find the main region: from the first sentence-like block to the last one before the footer
+   (a copyright notice or a closing byline). Above it: title, metadata lines, banners. Below it:
+   outlet lines, author names and bios, navigation. Inside it, only blocks with positive evidence
+   of boilerplate are removed: the article keeps every sentence.
+
+Every removed or rewritten segment is returned as a Boilerplate record with its kind and rule.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from schemas import Boilerplate
+from transforms import metadata as meta
+
+_WORD = re.compile(r"\w+")
+_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
+_HTML_TAG_NAMES = (
+    r"(?:p|br|div|span|em|strong|b|i|u|a|li|ul|ol|h[1-6]|blockquote|figure|figcaption|img"
+    r"|section|article|header|footer|nav|aside|small|sup|sub|hr)"
+)
+_HTML_TAG = re.compile(r"<\s*/?\s*" + _HTML_TAG_NAMES + r"\b[^<>\n]{0,300}?/?\s*>", re.IGNORECASE)
+_HTML_HALF_TAG = re.compile(r"(?<![\w<])/" + _HTML_TAG_NAMES + r"\s*>", re.IGNORECASE)
+_HTML_ENTITY = re.compile(r"&(?:[a-zA-Z]{2,8}|#\d{1,6}|#x[0-9a-fA-F]{1,6});")
+_TERMINAL = re.compile(r"[.!?…][\"'”’»)\]]*$|[\"”»]$")
+_READ_MORE = re.compile(
+    r"^(?:read more|read the full (?:story|article)|continue reading|full story|see more|"
+    r"more from [\w ]{1,30}|keep reading|read on)\s*[»›>→…:.]*$",
+    re.IGNORECASE,
+)
+_INLINE_READ_MORE = re.compile(r"(?:read more|continue reading)\s*[»›>→…]+\s*$", re.IGNORECASE)
+_RELATED_HEADER = re.compile(
+    r"\b(?:similar|related|more|recommended|latest|trending|popular|top|other)\s+"
+    r"(?:news|stories|articles|posts|reads|coverage|headlines|videos|links)\b"
+    r"|\byou (?:may|might) (?:also )?(?:like|be interested)|\b(?:also read|read also|see also)\b",
+    re.IGNORECASE,
+)
+_CAPTION = re.compile(
+    r"©|\b(?:photo|photograph|image|picture|illustration)s?\s*(?:by\b|:|credit)|\bcredit\s*:"
+    r"|\b(?:getty images|shutterstock|ap photo|afp photo|reuters photo)\b"
+    r"|/(?:afp|ap|reuters|getty)\b",
+    re.IGNORECASE,
+)
+_CONTACT = re.compile(
+    # bounded repeats keep this linear on long lines without an @
+    r"[\w.+-]{1,64}@[\w-]{1,63}\.[\w.]{2,63}"
+    r"|\b\d{1,2}-\d{3}-\d{3}-\d{4}\b|\(\d{3}\)\s?\d{3}-\d{4}|\b\d{3}-\d{3}-\d{4}\b"
+)
+_QUOTE_OR_SPEECH = re.compile(r"[\"“”]|\b(?:said|says|told|according)\b", re.IGNORECASE)
+_READER = frozenset({"you", "your", "you're", "you’re", "you'll", "you’ll", "yours"})
+_ACTION_VERBS = frozenset(
+    [
+        "click",
+        "tap",
+        "subscribe",
+        "sign",
+        "log",
+        "register",
+        "follow",
+        "share",
+        "download",
+        "go",
+        "visit",
+        "contact",
+        "join",
+        "enable",
+        "disable",
+        "allow",
+        "accept",
+        "update",
+        "validate",
+        "watch",
+        "listen",
+        "like",
+        "comment",
+        "support",
+        "donate",
+        "upgrade",
+        "install",
+        "check",
+        "read",
+        "get",
+        "signup",
+        "login",
+    ]
+)
+_SITE_WORDS = frozenset(
+    [
+        "theme",
+        "license",
+        "licence",
+        "cookie",
+        "cookies",
+        "browser",
+        "javascript",
+        "newsletter",
+        "newsletters",
+        "subscription",
+        "subscribe",
+        "subscriber",
+        "subscribers",
+        "account",
+        "website",
+        "site",
+        "page",
+        "app",
+        "domain",
+        "notification",
+        "notifications",
+        "adblock",
+        "adblocker",
+        "login",
+        "password",
+        "email",
+        "inbox",
+        "podcast",
+        "premium",
+        "paywall",
+        "menu",
+        "button",
+        "comments",
+        "privacy",
+        "terms",
+        "plugin",
+        "settings",
+        "options",
+    ]
+)
+_UI_WORDS = frozenset(
+    [
+        "top",
+        "button",
+        "menu",
+        "share",
+        "tweet",
+        "print",
+        "email",
+        "comments",
+        "comment",
+        "login",
+        "search",
+        "home",
+        "skip",
+        "navigation",
+        "next",
+        "previous",
+        "prev",
+        "back",
+        "advertisement",
+        "advert",
+        "ad",
+        "sponsored",
+    ]
+)
+
+
+@dataclass
+class Block:
+    text: str
+    words: int
+    kind: str | None = None
+    rule: str | None = None
+
+    @property
+    def sentence_like(self) -> bool:
+        return self.words >= 4 and bool(_TERMINAL.search(self.text))
+
+    @property
+    def title_like(self) -> bool:
+        return (
+            2 <= self.words <= 25
+            and len(self.text) <= 200
+            and not self.text.endswith((".", ",", ";", ":"))
+            and (self.text[0].isupper() or self.text[0].isdigit() or self.text[0] in "\"“‘'")
+        )
+
+
+@dataclass
+class CleanResult:
+    """The article a text cleans to: paragraphs, metadata found in the removed lines, the audit."""
+
+    paragraphs: list[str]
+    boilerplate: list[Boilerplate] = field(default_factory=list)
+    title: str | None = None
+    published_at: datetime | None = None
+    date_text: str | None = None
+    source_name: str | None = None
+    authors: list[str] = field(default_factory=list)
+    contributors: list[str] = field(default_factory=list)
+    dateline: str | None = None
+
+    @property
+    def body(self) -> str:
+        return "\n\n".join(self.paragraphs)
+
+
+def _norm(text: str) -> str:
+    return " ".join(_WORD.findall(text.casefold()))
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text)
+
+
+# --- 1. repairs ------------------------------------------------------------------------------
+
+
+def _audited_sub(
+    pattern: re.Pattern[str], text: str, kind: str, rule: str, replace, audit: list[Boilerplate]
+) -> str:
+    def replace_and_record(match: re.Match[str]) -> str:
+        audit.append(Boilerplate(kind=kind, text=match.group(0), rule=rule))
+        return replace(match)
+
+    return pattern.sub(replace_and_record, text)
+
+
+def repair(text: str) -> tuple[str, list[Boilerplate]]:
+    """Undo scraper damage that sits inside sentences; every repair is audited."""
+    audit: list[Boilerplate] = []
+    text = _audited_sub(
+        _ESCAPE, text, "escape", "literal_unicode_escape", lambda m: chr(int(m.group(1), 16)), audit
+    )
+    text = _audited_sub(_HTML_TAG, text, "html_remnant", "html_tag", lambda m: " ", audit)
+    text = _audited_sub(
+        _HTML_HALF_TAG, text, "html_remnant", "broken_html_tag", lambda m: " ", audit
+    )
+    text = _audited_sub(
+        _HTML_ENTITY,
+        text,
+        "html_remnant",
+        "html_entity",
+        lambda m: html.unescape(m.group(0)),
+        audit,
+    )
+    return text, audit
+
+
+# --- 2. blocks -------------------------------------------------------------------------------
+
+
+def split_blocks(text: str) -> list[Block]:
+    """Lines as blocks; a hard-wrapped paragraph (line without an ending, next line lowercase)
+    is joined back into one block."""
+    blocks: list[Block] = []
+    pending = ""
+    for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        line = " ".join(raw.split())
+        if not line:
+            if pending:
+                blocks.append(Block(pending, len(_words(pending))))
+                pending = ""
+            continue
+        if pending and not _TERMINAL.search(pending) and line[0].islower():
+            pending = f"{pending} {line}"
+            continue
+        if pending:
+            blocks.append(Block(pending, len(_words(pending))))
+        pending = line
+    if pending:
+        blocks.append(Block(pending, len(_words(pending))))
+    return blocks
+
+
+# --- 3. classify each block on its own -------------------------------------------------------
+
+
+def is_call_to_action(text: str, inside_article: bool = False) -> bool:
+    """Text addressed to the site's reader about the site: `Sign up for our newsletter`,
+    `Jannah Theme License is not validated, Go to the theme options page …`."""
+    words = [w.casefold() for w in _words(text)]
+    if not words:
+        return False
+    site = sum(w in _SITE_WORDS for w in words)
+    clause_starts = {words[0]} | {
+        _words(part)[0].casefold() for part in re.split(r"[,;:.!?]\s+", text) if _words(part)
+    }
+    addressed = any(w in _READER for w in words)
+    imperative = bool(clause_starts & _ACTION_VERBS)
+    if inside_article:
+        return addressed and imperative and site >= 3 and not _QUOTE_OR_SPEECH.search(text)
+    if len(words) <= 6 and not _TERMINAL.search(text):
+        return (site + sum(w in _UI_WORDS for w in words)) >= 1 and (
+            imperative or site + sum(w in _UI_WORDS for w in words) >= 2
+        )
+    return (addressed or imperative) and site >= 2
+
+
+def classify_alone(block: Block) -> tuple[str, str] | None:
+    """(kind, rule) for a block that is boilerplate or metadata whatever surrounds it."""
+    text = block.text
+    if not _WORD.search(text):
+        return "separator", "no_words"
+    if _READ_MORE.match(text):
+        return "related", "read_more_link"
+    if block.words <= 30 and _RELATED_HEADER.search(text) and not block.sentence_like:
+        return "related", "related_header"
+    if block.words <= 30 and _RELATED_HEADER.search(text) and re.search(r"\byou\b", text, re.I):
+        return "related", "related_header"
+    if meta.is_copyright(text):
+        return "copyright", "copyright_notice"
+    if meta.parse_contributors(text):
+        return "contributors", "contributed_reporting"
+    if meta.parse_byline(text):
+        return "byline", "by_line"
+    if block.words <= 60 and _CAPTION.search(text):
+        return "caption", "photo_credit"
+    if block.words <= 12 and meta.parse_date_line(text):
+        return "date_line", "date_line"
+    if is_call_to_action(text):
+        return "banner", "call_to_action"
+    return None
+
+
+# --- 4 and 5. context and regions ------------------------------------------------------------
+
+
+def clean_text(text: str, title: str | None = None) -> CleanResult:
+    """Clean one article's text. `title`, when the caller already knows it (HTML metadata, a
+    JSONL field), is used to spot repeats and stops the cleaner from taking another line as title.
+    """
+    repaired, audit = repair(text)
+    blocks = split_blocks(repaired)
+    result = CleanResult(paragraphs=[])
+
+    for block in blocks:
+        found = classify_alone(block)
+        if found:
+            block.kind, block.rule = found
+    _mark_teasers(blocks)
+
+    start, end = _main_region(blocks)
+    given_title = title
+    result.title = title if title is not None else _take_title(blocks[:start])
+    _mark_repeats(blocks, result.title)
+    _classify_header(blocks[:start], keep_unknown=given_title is not None)
+    _classify_footer(blocks[end + 1 :] if end >= 0 else [], blocks)
+
+    for index, block in enumerate(blocks):
+        inside = start <= index <= end
+        if inside and block.kind is None and is_call_to_action(block.text, inside_article=True):
+            block.kind, block.rule = "banner", "call_to_action"
+        if block.kind is None:
+            result.paragraphs.append(block.text)
+        else:
+            audit.append(
+                Boilerplate(kind=block.kind, text=block.text, rule=block.rule or block.kind)
+            )
+
+    _collect_metadata(blocks, result)
+    result.boilerplate = audit
+    if result.dateline is None and result.paragraphs:
+        result.dateline = meta.leading_dateline(result.paragraphs[0])
+    return result
+
+
+def _mark_teasers(blocks: list[Block]) -> None:
+    for index, block in enumerate(blocks):
+        if block.kind is None and _INLINE_READ_MORE.search(block.text):
+            block.kind, block.rule = "related", "teaser_with_read_more"
+        nxt = blocks[index + 1] if index + 1 < len(blocks) else None
+        if block.kind is None and nxt is not None and nxt.rule == "read_more_link":
+            block.kind, block.rule = "related", "teaser_before_read_more"
+
+
+def _is_body(block: Block) -> bool:
+    return block.kind is None and block.sentence_like
+
+
+def _main_region(blocks: list[Block]) -> tuple[int, int]:
+    """(first, last) index of the article's main region; (0, -1) when nothing looks like body."""
+    starts = [i for i, b in enumerate(blocks) if _is_body(b)]
+    if not starts:
+        unclassified = [i for i, b in enumerate(blocks) if b.kind is None]
+        return (unclassified[0], unclassified[-1]) if unclassified else (0, -1)
+    start = starts[0]
+    footer = next(
+        (i for i in range(start + 1, len(blocks)) if blocks[i].kind in {"copyright", "byline"}),
+        len(blocks),
+    )
+    ends = [i for i in starts if i < footer]
+    return start, ends[-1]
+
+
+def _take_title(header: list[Block]) -> str | None:
+    """The headline: the last title-like header line that is not metadata."""
+    for block in reversed(header):
+        if (
+            block.kind is None
+            and block.title_like
+            and not meta.parse_outlet_line(block.text)
+            and not meta.parse_place_line(block.text)
+        ):
+            block.kind, block.rule = "title", "headline_above_body"
+            return block.text
+    return None
+
+
+def _mark_repeats(blocks: list[Block], title: str | None) -> None:
+    seen: set[str] = set()
+    title_key = _norm(title) if title else None
+    for block in blocks:
+        key = _norm(block.text)
+        if block.kind == "title":
+            seen.add(key)
+            continue
+        repeated = block.words >= 3 and key and (key in seen or key == title_key)
+        if repeated and block.kind in (None, "related"):
+            block.kind = "repeated_headline" if key == title_key else "repeated_line"
+            block.rule = "repeated_in_document"
+        seen.add(key)
+
+
+def _classify_header(header: list[Block], keep_unknown: bool) -> None:
+    for block in header:
+        if block.kind is not None:
+            continue
+        outlet = meta.parse_outlet_line(block.text)
+        place = meta.parse_place_line(block.text)
+        if outlet:
+            block.kind, block.rule = "source_line", "outlet_line"
+        elif place:
+            block.kind, block.rule = "dateline", "place_line"
+        elif not keep_unknown:
+            block.kind, block.rule = "banner", "above_headline"
+
+
+def _classify_footer(footer: list[Block], blocks: list[Block]) -> None:
+    authors = {n for b in blocks if b.kind == "byline" for n in meta.parse_byline(b.text) or []}
+    for block in footer:
+        if block.kind is not None:
+            continue
+        if meta.parse_outlet_line(block.text):
+            block.kind, block.rule = "source_line", "outlet_line"
+        elif block.text.strip(" .") in authors:
+            block.kind, block.rule = "byline", "author_name"
+        elif any(block.text.startswith(a) for a in authors) or _CONTACT.search(block.text):
+            block.kind, block.rule = "author_bio", "about_the_author"
+        elif _RELATED_HEADER.search(block.text):
+            block.kind, block.rule = "related", "related_header"
+        elif block.words <= 8 and not block.sentence_like:
+            block.kind, block.rule = "navigation", "short_line_after_article"
+        else:
+            block.kind, block.rule = "navigation", "after_article"
+
+
+def _collect_metadata(blocks: list[Block], result: CleanResult) -> None:
+    for block in blocks:
+        if block.kind == "date_line" and result.published_at is None:
+            result.published_at = meta.parse_date_line(block.text)
+            result.date_text = block.text
+        elif block.kind == "source_line" and result.source_name is None:
+            result.source_name = meta.parse_outlet_line(block.text)
+        elif block.kind == "dateline" and result.dateline is None:
+            result.dateline = meta.parse_place_line(block.text)
+        elif block.kind == "byline":
+            for name in meta.parse_byline(block.text) or []:
+                if name not in result.authors:
+                    result.authors.append(name)
+        elif block.kind == "contributors":
+            for name in meta.parse_contributors(block.text) or []:
+                if name not in result.contributors:
+                    result.contributors.append(name)
+    if result.source_name is None:
+        for block in blocks:
+            if block.kind == "copyright":
+                result.source_name = meta.copyright_holder(block.text)
+                if result.source_name:
+                    break

