@@ -176,7 +176,7 @@ class Block:
 
     @property
     def sentence_like(self) -> bool:
-        return self.words >= 4 and bool(_TERMINAL.search(self.text))
+        return self.words >= 2 and bool(_TERMINAL.search(self.text))
 
     @property
     def title_like(self) -> bool:
@@ -278,6 +278,15 @@ def split_blocks(text: str) -> list[Block]:
 # --- 3. classify each block on its own -------------------------------------------------------
 
 
+def is_ui_chrome(text: str) -> bool:
+    """A short control label of the page, not a sentence: `Back to top button`, `Share this`."""
+    words = [w.casefold() for w in _words(text)]
+    if not words or len(words) > 6 or _TERMINAL.search(text):
+        return False
+    ui = sum(w in _UI_WORDS or w in _SITE_WORDS for w in words)
+    return ui >= 2 or (ui >= 1 and words[0] in _ACTION_VERBS)
+
+
 def is_call_to_action(text: str, inside_article: bool = False) -> bool:
     """Text addressed to the site's reader about the site: `Sign up for our newsletter`,
     `Jannah Theme License is not validated, Go to the theme options page …`."""
@@ -290,12 +299,10 @@ def is_call_to_action(text: str, inside_article: bool = False) -> bool:
     }
     addressed = any(w in _READER for w in words)
     imperative = bool(clause_starts & _ACTION_VERBS)
+    if _QUOTE_OR_SPEECH.search(text):
+        return False
     if inside_article:
-        return addressed and imperative and site >= 3 and not _QUOTE_OR_SPEECH.search(text)
-    if len(words) <= 6 and not _TERMINAL.search(text):
-        return (site + sum(w in _UI_WORDS for w in words)) >= 1 and (
-            imperative or site + sum(w in _UI_WORDS for w in words) >= 2
-        )
+        return addressed and imperative and site >= 3
     return (addressed or imperative) and site >= 2
 
 
@@ -320,6 +327,8 @@ def classify_alone(block: Block) -> tuple[str, str] | None:
         return "caption", "photo_credit"
     if block.words <= 12 and meta.parse_date_line(text):
         return "date_line", "date_line"
+    if is_ui_chrome(text):
+        return "navigation", "page_control"
     if is_call_to_action(text):
         return "banner", "call_to_action"
     return None
@@ -418,7 +427,7 @@ def _mark_repeats(blocks: list[Block], title: str | None) -> None:
             seen.add(key)
             continue
         repeated = block.words >= 3 and key and (key in seen or key == title_key)
-        if repeated and block.kind in (None, "related"):
+        if repeated and block.kind is None:
             block.kind = "repeated_headline" if key == title_key else "repeated_line"
             block.rule = "repeated_in_document"
         seen.add(key)

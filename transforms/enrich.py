@@ -7,6 +7,7 @@ about twice as fast. Canonical names, within one article:
   `Sergei Lavrov`), and so are possessives and trailing punctuation;
 - a shorter mention of a person resolves to the longest name in the article that contains all of
   its words (`Putin` and `Vladimir Putin` → `Vladimir V. Putin`);
+- a span with no capital letter is not a name in English text (`kilometers` tagged PERSON);
 - a one-word span the model labelled otherwise, equal to a word of a person's name in the same
   article, is that person (`Xi` tagged GPE → PERSON `Xi Jinping`).
 """
@@ -169,7 +170,9 @@ def resolve_people(names: Iterable[str]) -> dict[str, str]:
 def entities_from_spans(spans: Iterable[tuple[str, str, int, int]]) -> list[Entity]:
     """(text, label, start, end) spans from a model → Entities with canonical names."""
     mentions = [
-        (text, label, start, end) for text, label, start, end in spans if label in NAMED_LABELS
+        (text, label, start, end)
+        for text, label, start, end in spans
+        if label in NAMED_LABELS and any(c.isupper() for c in text)
     ]
     people = [canonical_form(t, label) for t, label, _, _ in mentions if label == "PERSON"]
     resolved = resolve_people(people)

@@ -225,7 +225,7 @@ OUTLET_WORDS = frozenset(
     ]
 )
 _COPYRIGHT = re.compile(
-    r"(?:©|\(c\)|\bcopyright\b)\s*\(?(?P<year>(?:19|20)\d\d)?\)?(?:\s*[-–]\s*(?:19|20)\d\d)?"
+    r"(?:\bcopyright\b\s*(?:©|\(c\))?|©|\(c\))\s*\(?(?P<year>(?:19|20)\d\d)?\)?(?:\s*[-–]\s*(?:19|20)\d\d)?"
     r"\s*(?P<holder>[^.©]{0,80})",
     re.IGNORECASE,
 )
@@ -282,14 +282,16 @@ _DATELINE = re.compile(
 
 
 def parse_place_line(line: str) -> str | None:
-    """A lone place line in a header: `hong kong`, `BEIJING`, `New York`."""
+    """A lone place line in a header: `hong kong`, `BEIJING`, `New York` (Title Case: ≤ 3 words,
+    so a short capitalised headline is not taken for a place)."""
     line = line.strip()
     words = line.split()
     if not 1 <= len(words) <= 4 or len(line) > 40 or not re.fullmatch(r"[^\W\d_][\w .'’-]*", line):
         return None
     if any(w.lower() in STOP_WORDS for w in words):
         return None
-    if not (line.isupper() or line.islower() or all(w[0].isupper() for w in words)):
+    title_case = len(words) <= 3 and all(w[0].isupper() for w in words)
+    if not (line.isupper() or line.islower() or title_case):
         return None
     return line.title() if line.islower() else line
 

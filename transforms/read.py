@@ -61,6 +61,19 @@ def _control_share(text: str) -> float:
     return controls / len(sample)
 
 
+def _detect_encoding(data: bytes) -> str:
+    """charset-normalizer's best guess; on a tie, windows-1252, the web's commonest legacy
+    encoding (WHATWG decodes latin-1 as windows-1252 too)."""
+    results = charset_normalizer.from_bytes(data[:2_000_000])
+    best = results.best()
+    if best is None:
+        raise DecodeError("no text encoding fits these bytes")
+    tied = {r.encoding for r in results if (r.chaos, r.coherence) == (best.chaos, best.coherence)}
+    if "cp1252" in tied or "cp1252" in best.could_be_from_charset:
+        return "cp1252"
+    return best.encoding
+
+
 def decode(data: bytes) -> tuple[str, str]:
     """Decode bytes to text: BOM first, then UTF-8, then charset-normalizer's best guess.
 
@@ -72,10 +85,7 @@ def decode(data: bytes) -> tuple[str, str]:
     try:
         text, encoding = data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
-        best = charset_normalizer.from_bytes(data[:2_000_000]).best()
-        if best is None:
-            raise DecodeError("no text encoding fits these bytes") from None
-        encoding = best.encoding
+        encoding = _detect_encoding(data)
         text = data.decode(encoding, errors="replace")
     if _control_share(text) > 0.02:
         raise DecodeError(f"{_control_share(text):.0%} of the characters are control bytes")

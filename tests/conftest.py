@@ -1,0 +1,38 @@
+"""Shared fixtures: the repository's seeds and a helper that runs the real `newsbeam` CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = sorted((ROOT / "seeds").glob("*.txt"))
+EXPECTED = ROOT / "seeds" / "expected"
+
+
+def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    """`python -m pipeline …` in a subprocess, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def read_manifest(output: Path) -> dict:
+    return json.loads((output / "_manifest.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def seeds_output(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The seeds, run once through the whole pipeline on the DirectRunner."""
+    output = tmp_path_factory.mktemp("seeds-run") / "out"
+    result = run_cli("run", "--input", str(ROOT / "seeds" / "*.txt"), "--output", str(output))
+    assert result.returncode == 0, result.stderr
+    return output

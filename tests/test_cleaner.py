@@ -1,0 +1,186 @@
+"""The text cleaner on synthetic pages: each kind of boilerplate, and the article kept whole."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from transforms.cleaner import clean_text, is_call_to_action, repair, split_blocks
+
+ARTICLE = [
+    "The city council approved the new transit budget on Monday after a long debate.",
+    "Mayor Ana Ruiz said the plan would add three bus lines by next spring.",
+    "Opponents argued that the fare increase would hurt low-income riders the most.",
+]
+
+
+def page(*blocks: str) -> str:
+    return "\n\n".join(blocks)
+
+
+def kinds(result) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for b in result.boilerplate:
+        out.setdefault(b.kind, []).append(b.text)
+    return out
+
+
+def test_plain_article_passes_untouched():
+    result = clean_text(page(*ARTICLE))
+    assert result.paragraphs == ARTICLE
+    assert result.boilerplate == []
+
+
+def test_banner_and_headline_above_the_body():
+    result = clean_text(page("Share this story", "Council Backs Transit Budget", *ARTICLE))
+    assert result.title == "Council Backs Transit Budget"
+    assert result.paragraphs == ARTICLE
+    assert kinds(result) == {
+        "navigation": ["Share this story"],
+        "title": ["Council Backs Transit Budget"],
+    }
+
+
+def test_related_block_with_read_more_links_is_removed():
+    text = "\n".join(
+        [
+            *ARTICLE,
+            "Related Stories",
+            "Bus drivers vote to strike over pay, citing years of stalled talks with the city.",
+            "Read more »",
+            "Subway line to close for repairs all summer as the city upgrades its signals.",
+            "Continue reading",
+        ]
+    )
+    result = clean_text(text)
+    assert result.paragraphs == ARTICLE
+    assert [b.rule for b in result.boilerplate] == [
+        "related_header",
+        "teaser_before_read_more",
+        "read_more_link",
+        "teaser_before_read_more",
+        "read_more_link",
+    ]
+
+
+def test_captions_and_repeated_headline_inside_the_body():
+    result = clean_text(
+        page(
+            "Council Backs Transit Budget",
+            ARTICLE[0],
+            "Council Backs Transit Budget",
+            "Commuters wait at a stop on Main Street on May 2 © CITY PRESS – Jo Park",
+            ARTICLE[1],
+            "Riders board a bus downtown. (Photo by Sam Lee/Getty Images)",
+            ARTICLE[2],
+        )
+    )
+    assert result.paragraphs == ARTICLE
+    assert set(kinds(result)) == {"title", "repeated_headline", "caption"}
+
+
+def test_footer_copyright_byline_and_bio():
+    result = clean_text(
+        page(
+            *ARTICLE,
+            "© 2024 Metro Daily News. All rights reserved.",
+            "By Jordan Avery",
+            "Jordan Avery covers city hall. Reach her at javery@example.com or 555-123-4567.",
+        )
+    )
+    assert result.paragraphs == ARTICLE
+    assert result.authors == ["Jordan Avery"]
+    assert result.source_name == "Metro Daily News"
+    assert set(kinds(result)) == {"copyright", "byline", "author_bio"}
+
+
+def test_header_metadata_lines_become_fields():
+    result = clean_text(
+        page("Updated March 2, 2023 at 4:05 pm ET", "chicago", "NPR", "—", *ARTICLE)
+    )
+    assert result.paragraphs == ARTICLE
+    assert result.published_at.isoformat() == "2023-03-02T21:05:00+00:00"
+    assert (result.dateline, result.source_name) == ("Chicago", "NPR")
+
+
+def test_a_call_to_action_inside_the_article_must_be_strong_and_unquoted():
+    quote = "“You can update your browser settings on the website page,” the regulator said."
+    result = clean_text(page(ARTICLE[0], quote, ARTICLE[1]))
+    assert quote in result.paragraphs
+    assert is_call_to_action("Sign up for our newsletter and get the app to read every story.")
+
+
+def test_short_last_sentences_and_subheads_stay():
+    text = page(
+        "Council Backs Transit Budget", ARTICLE[0], "– A long road –", ARTICLE[1], "He left."
+    )
+    assert clean_text(text).paragraphs == [ARTICLE[0], "– A long road –", ARTICLE[1], "He left."]
+
+
+def test_repairs_are_audited():
+    text, audit = repair("It\\u0027s done.</p> < p>Next &amp; last /p>")
+    assert " ".join(text.split()) == "It's done. Next & last"
+    assert [(a.kind, a.rule) for a in audit] == [
+        ("escape", "literal_unicode_escape"),
+        ("html_remnant", "html_tag"),
+        ("html_remnant", "html_tag"),
+        ("html_remnant", "broken_html_tag"),
+        ("html_remnant", "html_entity"),
+    ]
+
+
+def test_hard_wrapped_paragraphs_are_joined():
+    blocks = split_blocks(
+        "The council approved the budget\nafter a long debate on Monday.\nNext line."
+    )
+    assert [b.text for b in blocks] == [
+        "The council approved the budget after a long debate on Monday.",
+        "Next line.",
+    ]
+
+
+def test_a_title_given_by_the_caller_is_not_guessed_again():
+    result = clean_text(page("Transit Budget Passes", *ARTICLE), title="Transit Budget Passes")
+    assert result.title == "Transit Budget Passes"
+    assert result.paragraphs == ARTICLE
+    assert kinds(result) == {"repeated_headline": ["Transit Budget Passes"]}
+
+
+def test_no_text_is_lost_without_a_record():
+    text = page("Spread the word", "Council Backs Transit Budget", *ARTICLE, "Back to top button")
+    result = clean_text(text)
+    accounted = result.paragraphs + [b.text for b in result.boilerplate]
+    for line in text.split("\n\n"):
+        assert line in accounted
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a" * 1_000_000,
+        "Read more " * 20_000,
+        "(" * 200_000 + "word" + "]" * 200_000,
+        ("x@" * 100_000),
+        "< p" * 100_000,
+        ("By " + "Name " * 50_000),
+        ("\\u00" * 100_000),
+    ],
+    ids=[
+        "long-run",
+        "read-more-x20000",
+        "brackets",
+        "at-signs",
+        "tag-openers",
+        "long-byline",
+        "half-escapes",
+    ],
+)
+def test_pathological_input_finishes_in_linear_time(text):
+    started = time.process_time()
+    result = clean_text(text)
+    elapsed = time.process_time() - started
+    assert elapsed < 10, f"{elapsed:.1f} s of CPU for {len(text):,} characters"
+    kept = sum(len(p) for p in result.paragraphs) + sum(len(b.text) for b in result.boilerplate)
+    assert kept >= len(re.sub(r"\s", "", text)) * 0.5

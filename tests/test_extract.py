@@ -1,0 +1,113 @@
+"""Extract: text and HTML documents to article fields; documents without an article rejected."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import apache_beam as beam
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from schemas import RawDocument
+from transforms.extract import ExtractArticles, content_sha256, extract_article
+
+PARAGRAPHS = [
+    "The city council approved the new transit budget on Monday after a debate that ran "
+    "late into the night and drew hundreds of residents to the chamber.",
+    "Mayor Ana Ruiz said the plan would add three bus lines by next spring and extend "
+    "service hours on weekends, when ridership has grown fastest.",
+    "Opponents argued that the fare increase would hurt low-income riders the most, and "
+    "several members promised to revisit the decision before the summer recess.",
+]
+HTML = f"""<!doctype html><html><head>
+<title>Council backs transit budget | Metro Daily</title>
+<meta property="og:site_name" content="Metro Daily">
+<meta name="author" content="Jordan Avery">
+<meta property="article:published_time" content="2024-05-06T09:30:00Z">
+</head><body>
+<nav><a href="/">Home</a> <a href="/city">City</a> <a href="/sports">Sports</a></nav>
+<article><h1>Council backs transit budget</h1>
+{"".join(f"<p>{p}</p>" for p in PARAGRAPHS)}
+</article>
+<aside><h3>Related stories</h3><ul><li><a href="/a">Bus drivers vote to strike</a></li></ul></aside>
+<footer>© 2024 Metro Daily. All rights reserved. <a href="/privacy">Privacy</a></footer>
+</body></html>"""
+NOW = datetime(2024, 6, 1, tzinfo=UTC)
+WORDS = len(re.findall(r"\w+", " ".join(PARAGRAPHS)))
+
+
+def doc(**fields) -> RawDocument:
+    return RawDocument(**{"source_uri": "in/a.txt", "kind": "text", "encoding": "utf-8", **fields})
+
+
+def test_html_page_gives_body_and_page_metadata():
+    article = extract_article(
+        doc(
+            source_uri="in/page.html",
+            kind="html",
+            content=HTML,
+            url="https://www.metrodaily.example/city/transit",
+        ),
+        NOW,
+    )
+    assert article["body"].split("\n\n") == PARAGRAPHS
+    assert article["title"] == "Council backs transit budget"
+    assert article["source_name"] == "Metro Daily" and article["source"] == "metro-daily"
+    assert article["authors"] == ["Jordan Avery"]
+    assert (article["published_at"].date().isoformat(), article["date_source"]) == (
+        "2024-05-06",
+        "html_metadata",
+    )
+    assert article["language"] == "en"
+
+
+def test_given_fields_win_over_extracted_ones():
+    text = "date 2023-03-02\n\nCNN\n\n" + "\n\n".join(PARAGRAPHS)
+    article = extract_article(
+        doc(
+            content=text,
+            source="Wire Service",
+            title="Given title",
+            published_at=datetime(2024, 1, 2, tzinfo=UTC),
+        ),
+        NOW,
+    )
+    assert (article["source_name"], article["title"]) == ("Wire Service", "Given title")
+    assert (article["published_at"].date().isoformat(), article["date_source"]) == (
+        "2024-01-02",
+        "given",
+    )
+
+
+def test_a_date_out_of_range_is_dropped_as_a_field_and_audited():
+    text = "date 1970-01-01\n\n" + "\n\n".join(PARAGRAPHS)
+    article = extract_article(doc(content=text), NOW)
+    assert article["published_at"] is None
+    assert ("date_rejected", "date_out_of_range:date_line") in [
+        (b.kind, b.rule) for b in article["boilerplate"]
+    ]
+
+
+def test_ids_are_stable_and_content_hash_ignores_spacing_and_case():
+    first = extract_article(doc(content="\n\n".join(PARAGRAPHS)), NOW)
+    again = extract_article(doc(content="\n\n".join(PARAGRAPHS)), NOW)
+    assert first["article_id"] == again["article_id"]
+    assert content_sha256("Hello,   World!") == content_sha256("hello world")
+
+
+def test_extract_articles_composite_rejects_a_page_without_text():
+    good = doc(content="\n\n".join(PARAGRAPHS))
+    empty_page = doc(source_uri="in/empty.html", kind="html", content="<html><body></body></html>")
+    with TestPipeline() as p:
+        articles, rejects = p | beam.Create([good, empty_page]) | ExtractArticles()
+        assert_that(
+            articles | beam.Map(lambda a: (a["source_uri"], a["word_count"])),
+            equal_to([("in/a.txt", WORDS)]),
+            label="articles",
+        )
+        assert_that(
+            rejects | beam.Map(lambda r: (r.source_uri, r.stage, r.reason)),
+            equal_to([("in/empty.html", "extract", "no_article_found")]),
+            label="rejects",
+        )
