@@ -5,7 +5,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 OUT    ?= out
 
-.PHONY: install run test test-fast lint clean
+.PHONY: install run test test-fast lint eval clean
+BENCHMARK ?= ../shared/benchmarks/aeb-dev
 
 install: $(STAMP)
 
@@ -27,6 +28,9 @@ test-fast: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+eval: install
+	$(BIN)/python -m pipeline.evaluate $(BENCHMARK) --json $(OUT)/eval.json
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache *.egg-info
