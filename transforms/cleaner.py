@@ -60,110 +60,47 @@ _CONTACT = re.compile(
     r"|\b\d{1,2}-\d{3}-\d{3}-\d{4}\b|\(\d{3}\)\s?\d{3}-\d{4}|\b\d{3}-\d{3}-\d{4}\b"
 )
 _QUOTE_OR_SPEECH = re.compile(r"[\"“”]|\b(?:said|says|told|according)\b", re.IGNORECASE)
-_READER = frozenset({"you", "your", "you're", "you’re", "you'll", "you’ll", "yours"})
-_ACTION_VERBS = frozenset(
-    [
-        "click",
-        "tap",
-        "subscribe",
-        "sign",
-        "log",
-        "register",
-        "follow",
-        "share",
-        "download",
-        "go",
-        "visit",
-        "contact",
-        "join",
-        "enable",
-        "disable",
-        "allow",
-        "accept",
-        "update",
-        "validate",
-        "watch",
-        "listen",
-        "like",
-        "comment",
-        "support",
-        "donate",
-        "upgrade",
-        "install",
-        "check",
-        "read",
-        "get",
-        "signup",
-        "login",
-    ]
+
+
+def _vocabulary(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
+_READER = _vocabulary("you your you're you’re you'll you’ll yours")
+_ACTION_VERBS = _vocabulary(
+    "click tap subscribe sign log register follow share download go visit contact join enable "
+    "disable allow accept update validate watch listen like comment support donate upgrade "
+    "install check read get signup login"
 )
-_SITE_WORDS = frozenset(
-    [
-        "theme",
-        "license",
-        "licence",
-        "cookie",
-        "cookies",
-        "browser",
-        "javascript",
-        "newsletter",
-        "newsletters",
-        "subscription",
-        "subscribe",
-        "subscriber",
-        "subscribers",
-        "account",
-        "website",
-        "site",
-        "page",
-        "app",
-        "domain",
-        "notification",
-        "notifications",
-        "adblock",
-        "adblocker",
-        "login",
-        "password",
-        "email",
-        "inbox",
-        "podcast",
-        "premium",
-        "paywall",
-        "menu",
-        "button",
-        "comments",
-        "privacy",
-        "terms",
-        "plugin",
-        "settings",
-        "options",
-    ]
+_SITE_WORDS = _vocabulary(
+    "theme license licence cookie cookies browser javascript newsletter newsletters subscription "
+    "subscribe subscriber subscribers account website site page app domain notification "
+    "notifications adblock adblocker login password email inbox podcast premium paywall menu "
+    "button comments privacy policy terms plugin settings options forums forum alerts "
+    "facebook twitter instagram youtube linkedin whatsapp telegram tiktok pinterest reddit "
+    "consent tracking browsing"
 )
-_UI_WORDS = frozenset(
-    [
-        "top",
-        "button",
-        "menu",
-        "share",
-        "tweet",
-        "print",
-        "email",
-        "comments",
-        "comment",
-        "login",
-        "search",
-        "home",
-        "skip",
-        "navigation",
-        "next",
-        "previous",
-        "prev",
-        "back",
-        "advertisement",
-        "advert",
-        "ad",
-        "sponsored",
-    ]
+_UI_WORDS = _vocabulary(
+    "top button menu share tweet print email comments comment login search home skip "
+    "navigation next previous prev back advertisement advert ad sponsored"
+)
+_MINOR = _vocabulary("a an and as at but by for from in nor of on or so the to up via vs with")
+_LIST_MARKER = re.compile(r"^(?:[*+•·▪◦>»o-]|\d{1,2}[.)])\s")
+_COMMENTS_HEADER = re.compile(
+    r"^(?:comments?|responses?|replies|reactions|discussion)\b.{0,20}$"
+    r"|\b\d[\d,]*\s+(?:comments?|responses?|replies)\b"
+    r"|^(?:leave|post|add|write|submit) a (?:comment|reply|response)\b"
+    r"|^join the (?:discussion|conversation)\b|^(?:show|view|load|see) (?:all )?\d*\s*comments?\b",
+    re.IGNORECASE,
+)
+_COMMENT_SIGNATURE = re.compile(
+    r"\b(?:says|said|wrote|writes|replied|commented)\s*:\s*$|^reply$|^(?:like|report|flag)$",
+    re.IGNORECASE,
+)
+_BIO = re.compile(
+    r"^[A-Z][\w'’.-]+(?:\s+[A-Z][\w'’.-]+){1,3}\s+(?:is|was|has been|joined)\b[^.]{0,80}?\b"
+    r"(?:editor|reporter|writer|correspondent|journalist|columnist|contributor|producer|"
+    r"author|critic|analyst|blogger|freelancer)\b"
 )
 
 
@@ -176,7 +113,20 @@ class Block:
 
     @property
     def sentence_like(self) -> bool:
+        """Ends like a sentence, or like a long clause introducing what follows (`…:`)."""
+        if self.words >= 8 and self.text.endswith(":"):
+            return True
         return self.words >= 2 and bool(_TERMINAL.search(self.text))
+
+    @property
+    def list_item(self) -> bool:
+        return bool(_LIST_MARKER.match(self.text))
+
+    @property
+    def headline_case(self) -> bool:
+        """Most words capitalised, as in a headline or a menu: `Why Late Fall Is the Best Time`."""
+        words = [w for w in self.text.split() if w[:1].isalpha() and w.casefold() not in _MINOR]
+        return len(words) >= 3 and sum(w[0].isupper() for w in words) / len(words) >= 0.8
 
     @property
     def title_like(self) -> bool:
@@ -303,7 +253,7 @@ def is_call_to_action(text: str, inside_article: bool = False) -> bool:
         return False
     if inside_article:
         return addressed and imperative and site >= 3
-    return (addressed or imperative) and site >= 2
+    return (addressed or imperative) and site >= 2 and site / len(words) >= 0.12
 
 
 def classify_alone(block: Block) -> tuple[str, str] | None:
@@ -317,6 +267,8 @@ def classify_alone(block: Block) -> tuple[str, str] | None:
         return "related", "related_header"
     if block.words <= 30 and _RELATED_HEADER.search(text) and re.search(r"\byou\b", text, re.I):
         return "related", "related_header"
+    if block.words <= 12 and _COMMENTS_HEADER.search(text):
+        return "comments", "comments_header"
     if meta.is_copyright(text):
         return "copyright", "copyright_notice"
     if meta.parse_contributors(text):
@@ -350,6 +302,7 @@ def clean_text(text: str, title: str | None = None) -> CleanResult:
         if found:
             block.kind, block.rule = found
     _mark_teasers(blocks)
+    _mark_comments(blocks)
 
     start, end = _main_region(blocks)
     given_title = title
@@ -376,6 +329,23 @@ def clean_text(text: str, title: str | None = None) -> CleanResult:
     return result
 
 
+def _mark_comments(blocks: list[Block], prose_before: int = 30, lookahead: int = 8) -> None:
+    """Readers' comments follow the article: everything after a comments header that comes after
+    some prose, and is followed by comment signatures (`NAME says:`), is the comments section.
+    (A bare count such as `New, 15 comments` under a headline is only a link.)"""
+    prose = 0
+    for index, block in enumerate(blocks):
+        following = blocks[index + 1 : index + 1 + lookahead]
+        signed = any(b.words <= 15 and _COMMENT_SIGNATURE.search(b.text) for b in following)
+        if block.kind == "comments" and prose >= prose_before and signed:
+            for later in blocks[index + 1 :]:
+                if later.kind is None:
+                    later.kind, later.rule = "comments", "comments_section"
+            return
+        if block.kind is None and block.sentence_like:
+            prose += block.words
+
+
 def _mark_teasers(blocks: list[Block]) -> None:
     for index, block in enumerate(blocks):
         if block.kind is None and _INLINE_READ_MORE.search(block.text):
@@ -385,23 +355,60 @@ def _mark_teasers(blocks: list[Block]) -> None:
             block.kind, block.rule = "related", "teaser_before_read_more"
 
 
-def _is_body(block: Block) -> bool:
-    return block.kind is None and block.sentence_like
+BARRIERS = frozenset({"copyright", "byline", "comments"})
+
+
+_NUMBER = re.compile(r"\d+")
+
+
+def block_score(block: Block, short_penalty: float = 2.0) -> float:
+    """How much a block argues for being inside the article: prose counts its words; lines that
+    are boilerplate by themselves, and short lines that are not sentences, count against.
+    `short_penalty` is the cost of a short line (higher where short lines are common)."""
+    if block.kind is not None:
+        return -2.0 * short_penalty
+    if block.sentence_like:
+        return float(block.words) if block.words >= 6 else 0.5 * block.words
+    if block.list_item or block.headline_case:
+        return -short_penalty
+    if block.words >= 15:
+        return 0.5 * block.words
+    if len(_NUMBER.findall(block.text)) >= 3:
+        return 0.0
+    return -short_penalty if block.words <= 4 else -short_penalty / 2
+
+
+def densest_run(scores: list[float]) -> tuple[int, int]:
+    """(first, last) of the contiguous run with the largest sum (Kadane); (0, -1) if none > 0."""
+    best, best_span = 0.0, (0, -1)
+    total, start = 0.0, 0
+    for index, value in enumerate(scores):
+        if total <= 0:
+            total, start = 0.0, index
+        total += value
+        if total > best:
+            best, best_span = total, (start, index)
+    return best_span
 
 
 def _main_region(blocks: list[Block]) -> tuple[int, int]:
-    """(first, last) index of the article's main region; (0, -1) when nothing looks like body."""
-    starts = [i for i, b in enumerate(blocks) if _is_body(b)]
-    if not starts:
+    """(first, last) index of the article: the densest run of prose, never crossing a copyright
+    notice or a byline; (0, -1) when nothing looks like text."""
+    short = sum(1 for b in blocks if b.kind is None and not b.sentence_like and b.words < 15)
+    short_penalty = 0.5 + 2.0 * short / max(1, len(blocks))
+    scores = [block_score(b, short_penalty) for b in blocks]
+    best, best_span = 0.0, (0, -1)
+    segment_start = 0
+    for index in [*(i for i, b in enumerate(blocks) if b.kind in BARRIERS), len(blocks)]:
+        first, last = densest_run(scores[segment_start:index])
+        total = sum(scores[segment_start + first : segment_start + last + 1])
+        if last >= first and total > best:
+            best, best_span = total, (segment_start + first, segment_start + last)
+        segment_start = index + 1
+    if best_span[1] < 0:
         unclassified = [i for i, b in enumerate(blocks) if b.kind is None]
         return (unclassified[0], unclassified[-1]) if unclassified else (0, -1)
-    start = starts[0]
-    footer = next(
-        (i for i in range(start + 1, len(blocks)) if blocks[i].kind in {"copyright", "byline"}),
-        len(blocks),
-    )
-    ends = [i for i in starts if i < footer]
-    return start, ends[-1]
+    return best_span
 
 
 def _take_title(header: list[Block]) -> str | None:
@@ -427,9 +434,8 @@ def _mark_repeats(blocks: list[Block], title: str | None) -> None:
             seen.add(key)
             continue
         repeated = block.words >= 3 and key and (key in seen or key == title_key)
-        if repeated and block.kind is None:
-            block.kind = "repeated_headline" if key == title_key else "repeated_line"
-            block.rule = "repeated_in_document"
+        if repeated and block.kind is None and key == title_key:
+            block.kind, block.rule = "repeated_headline", "repeated_in_document"
         seen.add(key)
 
 

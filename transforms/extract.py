@@ -57,7 +57,12 @@ def extract_html(html: str, url: str | None) -> tuple[CleanResult, dict[str, Any
     import trafilatura  # heavy import, needed only by workers that see HTML
 
     document = trafilatura.bare_extraction(
-        html, url=url, with_metadata=True, include_comments=False, include_tables=True
+        html,
+        url=url,
+        with_metadata=True,
+        include_comments=False,
+        include_tables=True,
+        favor_precision=True,
     )
     if document is None or not (document.text or "").strip():
         raise ExtractionError("trafilatura found no main text in this HTML page")
