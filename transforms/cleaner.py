@@ -78,12 +78,13 @@ _SITE_WORDS = _vocabulary(
     "notifications adblock adblocker login password email inbox podcast premium paywall menu "
     "button comments privacy policy terms plugin settings options forums forum alerts "
     "facebook twitter instagram youtube linkedin whatsapp telegram tiktok pinterest reddit "
-    "consent tracking browsing"
+    "consent tracking browsing survey feedback"
 )
 _UI_WORDS = _vocabulary(
     "top button menu share tweet print email comments comment login search home skip "
     "navigation next previous prev back advertisement advert ad sponsored"
 )
+_NUMBER = re.compile(r"\d+")
 _MINOR = _vocabulary("a an and as at but by for from in nor of on or so the to up via vs with")
 _LIST_MARKER = re.compile(r"^(?:[*+•·▪◦>»o-]|\d{1,2}[.)])\s")
 _COMMENTS_HEADER = re.compile(
@@ -92,6 +93,29 @@ _COMMENTS_HEADER = re.compile(
     r"|^(?:leave|post|add|write|submit) a (?:comment|reply|response)\b"
     r"|^join the (?:discussion|conversation)\b|^(?:show|view|load|see) (?:all )?\d*\s*comments?\b",
     re.IGNORECASE,
+)
+_RELATED_PREFIX = re.compile(
+    r"^\[?(?:related|see also|also read|read also|read more|more|recommended|watch|listen|"
+    r"related (?:article|story|content|coverage|link)s?)\s*:",
+    re.IGNORECASE,
+)
+_BROWSER_NOTICE = re.compile(
+    r"\b(?:requires?|enable|enabled|turn on)\b.{0,40}\bjavascript\b"
+    r"|\bjavascript\b.{0,40}\b(?:disabled|required|enabled|turned off)\b"
+    r"|\b(?:browser|adblock\w*|ad blocker)\b.{0,40}\b(?:not supported|outdated|disable|whitelist)",
+    re.IGNORECASE,
+)
+_GALLERY = re.compile(
+    r"^(?:image|photo|picture|slide|video)\s+\d+\s+(?:of|/)\s+\d+$"
+    r"|^(?:image|photo|video|media)\s+(?:caption|copyright|source)\b",
+    re.IGNORECASE,
+)
+_POSITION_IN_PHOTO = re.compile(
+    r",\s(?:left|right|center|centre|second from (?:left|right)|top|bottom),\s"
+    r"|\((?:left|right|center|centre|L|R|pictured|top|bottom)\)"
+)
+_CONTACT_WORDS = re.compile(
+    r"\b(?:follow|contact|reach|reached|tips?|email|e-mail|twitter)\b", re.I
 )
 _COMMENT_SIGNATURE = re.compile(
     r"\b(?:says|said|wrote|writes|replied|commented)\s*:\s*$|^reply$|^(?:like|report|flag)$",
@@ -256,6 +280,11 @@ def is_call_to_action(text: str, inside_article: bool = False) -> bool:
     return (addressed or imperative) and site >= 2 and site / len(words) >= 0.12
 
 
+def _is_data(text: str) -> bool:
+    """A table row or list of figures: several numbers, or cells separated by bars."""
+    return len(_NUMBER.findall(text)) >= 3 or text.count("|") >= 2
+
+
 def classify_alone(block: Block) -> tuple[str, str] | None:
     """(kind, rule) for a block that is boilerplate or metadata whatever surrounds it."""
     text = block.text
@@ -277,6 +306,18 @@ def classify_alone(block: Block) -> tuple[str, str] | None:
         return "byline", "by_line"
     if block.words <= 60 and _CAPTION.search(text):
         return "caption", "photo_credit"
+    if block.words <= 12 and _GALLERY.match(text):
+        return "caption", "gallery_label"
+    if block.words <= 60 and _POSITION_IN_PHOTO.search(text) and not _QUOTE_OR_SPEECH.search(text):
+        return "caption", "position_in_photo"
+    if block.words <= 25 and _RELATED_PREFIX.match(text):
+        return "related", "related_link"
+    if block.words <= 40 and _BROWSER_NOTICE.search(text):
+        return "banner", "browser_notice"
+    if block.words <= 60 and _CONTACT.search(text) and _CONTACT_WORDS.search(text):
+        return "author_bio", "contact_line"
+    if block.words >= 6 and text.isupper() and not block.sentence_like and not _is_data(text):
+        return "related", "all_caps_promo"
     if block.words <= 12 and meta.parse_date_line(text):
         return "date_line", "date_line"
     if is_ui_chrome(text):
@@ -358,9 +399,6 @@ def _mark_teasers(blocks: list[Block]) -> None:
 BARRIERS = frozenset({"copyright", "byline", "comments"})
 
 
-_NUMBER = re.compile(r"\d+")
-
-
 def block_score(block: Block, short_penalty: float = 2.0) -> float:
     """How much a block argues for being inside the article: prose counts its words; lines that
     are boilerplate by themselves, and short lines that are not sentences, count against.
@@ -373,7 +411,7 @@ def block_score(block: Block, short_penalty: float = 2.0) -> float:
         return -short_penalty
     if block.words >= 15:
         return 0.5 * block.words
-    if len(_NUMBER.findall(block.text)) >= 3:
+    if _is_data(block.text):
         return 0.0
     return -short_penalty if block.words <= 4 else -short_penalty / 2
 
@@ -433,9 +471,12 @@ def _mark_repeats(blocks: list[Block], title: str | None) -> None:
         if block.kind == "title":
             seen.add(key)
             continue
-        repeated = block.words >= 3 and key and (key in seen or key == title_key)
-        if repeated and block.kind is None and key == title_key:
+        if block.kind is None and block.words >= 3 and key and key == title_key:
             block.kind, block.rule = "repeated_headline", "repeated_in_document"
+        elif block.kind is None and block.words >= 15 and block.sentence_like and key in seen:
+            # Long paragraphs do not repeat in an article; a second copy is a caption or pull
+            # quote printed twice. Short lines (list items, recipe steps) may repeat for real.
+            block.kind, block.rule = "repeated_line", "repeated_in_document"
         seen.add(key)
 
 
