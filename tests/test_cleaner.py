@@ -184,3 +184,74 @@ def test_pathological_input_finishes_in_linear_time(text):
     assert elapsed < 10, f"{elapsed:.1f} s of CPU for {len(text):,} characters"
     kept = sum(len(p) for p in result.paragraphs) + sum(len(b.text) for b in result.boilerplate)
     assert kept >= len(re.sub(r"\s", "", text)) * 0.5
+
+
+def test_whole_page_text_keeps_only_the_densest_run_of_prose():
+    menu = ["* Home", "* News", "+ Politics", "+ Business", "* Sports", "Skip to content", "Log In"]
+    footer = [
+        "Most Popular",
+        "Why Late Fall Is the Best Time to Visit Wine Country",
+        "Ten Things to Know Before You Buy a Heat Pump",
+        "* About Us",
+        "* Careers",
+        "© 2024 Metro Daily News",
+    ]
+    result = clean_text("\n".join([*menu, "Council Backs Transit Budget", *ARTICLE, *footer]))
+    assert result.paragraphs == ARTICLE
+    assert result.title == "Council Backs Transit Budget"
+
+
+def test_comments_after_the_article_are_removed():
+    comments = [
+        "12 Comments",
+        "1. busrider says:",
+        "About time they did something for riders.",
+        "2. Jo Park on May 2, 2024 at 6:34 am said:",
+        "I have waited for the number nine bus for forty minutes every morning this month "
+        "and I still think the fare increase is unfair to people like me who have no car.",
+    ]
+    result = clean_text("\n".join([*ARTICLE, *comments]))
+    assert result.paragraphs == ARTICLE
+    assert {b.kind for b in result.boilerplate} == {"comments"}
+
+
+def test_a_comment_count_under_the_headline_is_only_a_link():
+    result = clean_text("\n".join(["New, 15 comments", *ARTICLE]))
+    assert result.paragraphs == ARTICLE
+
+
+@pytest.mark.parametrize(
+    ("line", "kind", "rule"),
+    [
+        ("Related: Ten Things to Know Before You Buy a Heat Pump", "related", "related_link"),
+        ("Image 3 of 5", "caption", "gallery_label"),
+        (
+            "Mayor Ana Ruiz, left, and Jo Park tour the depot on Monday, May 6, 2024.",
+            "caption",
+            "position_in_photo",
+        ),
+        ("This slideshow requires JavaScript.", "banner", "browser_notice"),
+        (
+            "Have a tip? Jo Park may be reached at jpark@example.com. Follow her on Twitter.",
+            "author_bio",
+            "contact_line",
+        ),
+        ("GET METRO DAILY ON THE GO BY CLICKING HERE", "related", "all_caps_promo"),
+    ],
+)
+def test_inline_boilerplate_inside_the_article(line, kind, rule):
+    result = clean_text(page(ARTICLE[0], line, ARTICLE[1], ARTICLE[2]))
+    assert result.paragraphs == ARTICLE
+    assert [(b.kind, b.rule) for b in result.boilerplate] == [(kind, rule)]
+
+
+def test_repeated_list_items_stay_but_a_repeated_paragraph_goes():
+    step = "Eat every 2–3 hours"
+    long_caption = (
+        "Commuters wait for the number nine bus at the Main Street stop during the "
+        "morning rush on Monday."
+    )
+    result = clean_text(
+        page(ARTICLE[0], step, long_caption, ARTICLE[1], step, long_caption, ARTICLE[2])
+    )
+    assert result.paragraphs == [ARTICLE[0], step, long_caption, ARTICLE[1], step, ARTICLE[2]]

@@ -10,7 +10,8 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from schemas import RawDocument
-from transforms.extract import ExtractArticles, content_sha256, extract_article
+from transforms.cleaner import line_keys
+from transforms.extract import ExtractArticles, content_sha256, extract_article, find_templates
 
 PARAGRAPHS = [
     "The city council approved the new transit budget on Monday after a debate that ran "
@@ -111,3 +112,53 @@ def test_extract_articles_composite_rejects_a_page_without_text():
             equal_to([("in/empty.html", "extract", "no_article_found")]),
             label="rejects",
         )
+
+
+STORIES = [
+    "Rail workers walked out on Friday after talks over pay collapsed late on Thursday night, "
+    "leaving thousands of commuters to find other ways into the city.",
+    "The regional water board said reservoir levels had fallen to their lowest point in a decade "
+    "and asked households to cut their use by a fifth over the summer.",
+    "A new library opened in the old tram depot on Saturday, with a reading room, a workshop for "
+    "children and a café run by volunteers from the neighbourhood.",
+    "Police closed the coastal road for six hours on Sunday after a landslide buried both lanes "
+    "under mud and rock, and engineers said repairs could take weeks.",
+]
+TEMPLATE_LINE = "Get the Morning Brief delivered to you every day"
+MISSION_LINE = "Metro Daily is an independent newsroom serving the valley since 1921."
+
+
+def site_doc(number: int, story: str) -> RawDocument:
+    text = f"{story}\n\n{STORIES[(number + 1) % 4]}\n\n{TEMPLATE_LINE}\n\n{MISSION_LINE}"
+    return doc(
+        source_uri=f"feed.jsonl#{number}",
+        content=text,
+        url=f"https://www.metrodaily.example/news/{number}",
+    )
+
+
+def test_find_templates_needs_enough_documents_and_a_share_of_the_source():
+    counts = [(("metro", "line a"), 3), (("metro", "line b"), 2), (("big", "line c"), 3)]
+    templates = find_templates(counts, {"metro": 4, "big": 100}, min_documents=3, min_share=0.2)
+    assert templates == {"metro": frozenset({"line a"})}
+
+
+def test_a_copy_of_another_story_is_not_emptied_by_the_template():
+    text = "\n\n".join(PARAGRAPHS)
+    result = extract_article(doc(content=text), NOW, template=frozenset(line_keys(text)))
+    assert result["body"].split("\n\n") == PARAGRAPHS
+
+
+def test_extract_articles_learns_each_sources_template():
+    documents = [site_doc(n, story) for n, story in enumerate(STORIES)]
+    with TestPipeline() as p:
+        articles, rejects = p | beam.Create(documents) | ExtractArticles(min_template_documents=3)
+        removed = articles | beam.FlatMap(
+            lambda a: sorted({(b.kind, b.text) for b in a["boilerplate"] if b.kind == "template"})
+        )
+        assert_that(
+            removed | beam.combiners.Count.PerElement(),
+            equal_to([(("template", TEMPLATE_LINE), 4), (("template", MISSION_LINE), 4)]),
+            label="template",
+        )
+        assert_that(rejects, equal_to([]), label="rejects")

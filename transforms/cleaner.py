@@ -330,9 +330,39 @@ def classify_alone(block: Block) -> tuple[str, str] | None:
 # --- 4 and 5. context and regions ------------------------------------------------------------
 
 
-def clean_text(text: str, title: str | None = None) -> CleanResult:
+MAX_TEMPLATE_WORDS = 40
+MAX_TEMPLATE_SHARE = 0.5
+
+
+def line_keys(text: str) -> set[str]:
+    """The normalised short lines of a text: what per-source template counting compares."""
+    return {
+        _norm(b.text) for b in split_blocks(repair(text)[0]) if 0 < b.words <= MAX_TEMPLATE_WORDS
+    }
+
+
+def _mark_template(blocks: list[Block], template: frozenset[str]) -> None:
+    """Lines of the source's template (recurring across its documents) are boilerplate, unless
+    they would make up most of the text: then the document is a copy of another, a matter for
+    deduplication, not a page made of template."""
+    hits = [
+        b
+        for b in blocks
+        if b.kind is None and b.words <= MAX_TEMPLATE_WORDS and _norm(b.text) in template
+    ]
+    total = sum(b.words for b in blocks) or 1
+    if sum(b.words for b in hits) > MAX_TEMPLATE_SHARE * total:
+        return
+    for block in hits:
+        block.kind, block.rule = "template", "recurs_in_source"
+
+
+def clean_text(
+    text: str, title: str | None = None, template: frozenset[str] = frozenset()
+) -> CleanResult:
     """Clean one article's text. `title`, when the caller already knows it (HTML metadata, a
     JSONL field), is used to spot repeats and stops the cleaner from taking another line as title.
+    `template` holds the normalised lines of this text's source template (see `line_keys`).
     """
     repaired, audit = repair(text)
     blocks = split_blocks(repaired)
@@ -342,6 +372,8 @@ def clean_text(text: str, title: str | None = None) -> CleanResult:
         found = classify_alone(block)
         if found:
             block.kind, block.rule = found
+    if template:
+        _mark_template(blocks, template)
     _mark_teasers(blocks)
     _mark_comments(blocks)
 

@@ -1,0 +1,40 @@
+"""The benchmark metric on hand-computed cases, and the extraction quality on the dev pages."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.evaluate import evaluate, score, shingle_counts
+from tests.conftest import ROOT
+
+BENCHMARK = ROOT.parent / "shared" / "benchmarks" / "aeb-dev"
+
+
+def test_shingle_counts_are_scaled_to_sum_to_one():
+    truth = "a b c d e"  # shingles: abcd, bcde
+    assert shingle_counts(truth, truth) == (1.0, 0.0, 0.0)
+    assert shingle_counts(truth, "a b c d x") == (1 / 3, 1 / 3, 1 / 3)
+    assert shingle_counts(truth, "") == (0.0, 0.0, 1.0)
+
+
+def test_score_averages_precision_and_recall_over_documents():
+    result = score([("a b c d e", "a b c d e"), ("a b c d e", "a b c d x")])
+    assert result.precision == pytest.approx(0.75)
+    assert result.recall == pytest.approx(0.75)
+    assert result.f1 == pytest.approx(0.75)
+    assert score([("a b c d e", "")]).recall == 0.0
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not BENCHMARK.exists(), reason="needs ../shared/benchmarks/aeb-dev beside the repo"
+)
+def test_extraction_quality_on_the_development_pages():
+    results = evaluate(BENCHMARK)
+    peers = results["peers_on_html"]
+    assert round(peers["trafilatura"]["f1"], 3) == 0.969  # the published score, reproduced
+    rows = {row["input"]: row for row in results["rows"]}
+    assert rows["html"]["newsbeam"]["f1"] >= 0.975
+    assert rows["inscriptis"]["newsbeam"]["f1"] >= 0.90
+    for name in ("readability", "goose3", "newspaper"):
+        assert rows[name]["newsbeam"]["f1"] > rows[name]["as_given"]["f1"], name
