@@ -71,11 +71,24 @@ def score(pairs: Iterable[tuple[str, str]]) -> Score:
     return Score(precision, recall, f1, len(counts))
 
 
-def _extract(doc: RawDocument) -> str:
+def _fields(doc: RawDocument) -> dict | None:
     try:
-        return extract_article(doc)["body"]
+        return extract_article(doc)
     except ExtractionError:
-        return ""
+        return None
+
+
+def metadata_coverage(articles: list[dict | None]) -> dict[str, float]:
+    """Share of pages with a title, a publication date, a source, authors and a language."""
+    found = [a for a in articles if a]
+    total = len(articles) or 1
+    return {
+        "title": sum(bool(a["title"]) for a in found) / total,
+        "published_at": sum(a["published_at"] is not None for a in found) / total,
+        "source": sum(a["source"] != "unknown" for a in found) / total,
+        "authors": sum(bool(a["authors"]) for a in found) / total,
+        "language": sum(bool(a["language"]) for a in found) / total,
+    }
 
 
 def load(folder: Path) -> tuple[dict[str, dict], dict[str, dict[str, str]]]:
@@ -93,11 +106,16 @@ def evaluate(folder: Path) -> dict:
     truth, peers = load(folder)
     ids = sorted(truth)
 
-    def run(make_doc: Callable[[str], RawDocument]) -> tuple[Score, float]:
+    def run(make_doc: Callable[[str], RawDocument]) -> tuple[Score, float, list[dict | None]]:
         started = time.perf_counter()
-        outputs = {i: _extract(make_doc(i)) for i in ids}
+        articles = {i: _fields(make_doc(i)) for i in ids}
         seconds = time.perf_counter() - started
-        return score((truth[i]["articleBody"], outputs[i]) for i in ids), seconds
+        bodies = {i: (articles[i] or {}).get("body", "") for i in ids}
+        return (
+            score((truth[i]["articleBody"], bodies[i]) for i in ids),
+            seconds,
+            list(articles.values()),
+        )
 
     def html_doc(i: str) -> RawDocument:
         html = gzip.decompress((folder / "html" / f"{i}.html.gz").read_bytes()).decode(
@@ -112,7 +130,7 @@ def evaluate(folder: Path) -> dict:
         )
 
     rows = []
-    newsbeam_html, seconds = run(html_doc)
+    newsbeam_html, seconds, html_articles = run(html_doc)
     rows.append(
         {
             "input": "html",
@@ -135,7 +153,7 @@ def evaluate(folder: Path) -> dict:
             )
 
         as_given = score((truth[i]["articleBody"], texts.get(i, "")) for i in ids)
-        ours, seconds = run(text_doc)
+        ours, seconds, _ = run(text_doc)
         rows.append(
             {
                 "input": name,
@@ -153,6 +171,7 @@ def evaluate(folder: Path) -> dict:
         "documents": len(ids),
         "rows": rows,
         "peers_on_html": peer_scores,
+        "html_metadata_coverage": metadata_coverage(html_articles),
     }
 
 
@@ -181,6 +200,10 @@ def table(results: dict) -> str:
     lines.append(
         f"{'newsbeam':<16}{html['f1']:>7.3f}{html['precision']:>11.3f}{html['recall']:>9.3f}"
     )
+    coverage = results["html_metadata_coverage"]
+    shares = ", ".join(f"{name} {share:.0%}" for name, share in coverage.items())
+    lines += ["", f"metadata found on the HTML pages: {shares}"]
+
     return "\n".join(lines)
 
 

@@ -11,6 +11,7 @@ from schemas.models import (
     EntityRow,
     ErrorDetail,
     Manifest,
+    Provenance,
     RawDocument,
     Reject,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "EntityRow",
     "ErrorDetail",
     "Manifest",
+    "Provenance",
     "RawDocument",
     "Reject",
     "to_row",

@@ -70,6 +70,18 @@ class Boilerplate(_Record):
     rule: str = Field(min_length=1, description="the rule or signal that removed it")
 
 
+class Provenance(_Record):
+    """Where each metadata field came from: `given` (a JSONL field), `html_metadata` (the page's
+    metadata), a kind of text line (`headline_line`, `date_line`, `outlet_line`, `copyright_line`,
+    `wire_credit`, `byline`, `place_line`, `opening_dateline`) or `url_host`; null when unknown."""
+
+    title: str | None = None
+    source: str | None = None
+    published_at: str | None = None
+    authors: str | None = None
+    dateline: str | None = None
+
+
 class Entity(_Record):
     """A named-entity mention; `body[start:end] == text`."""
 
@@ -94,6 +106,7 @@ class Article(_Record):
     published_at: datetime | None = None
     date_source: str | None = Field(default=None, description="where published_at came from")
     dateline: str | None = None
+    provenance: Provenance = Field(default_factory=Provenance)
     language: str | None = Field(default=None, max_length=8)
     body: str = Field(min_length=1, description="paragraphs separated by a blank line")
     word_count: int = Field(ge=1)

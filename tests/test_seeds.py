@@ -42,19 +42,17 @@ def test_clean_body_and_removed_segments(case):
 def test_metadata(case):
     spec, article = extracted(case)
     published = article["published_at"].date().isoformat() if article["published_at"] else "unknown"
-    got = {
-        k: article[k]
-        for k in (
-            "title",
-            "source",
-            "source_name",
-            "dateline",
-            "authors",
-            "contributors",
-            "language",
-            "date_source",
-        )
-    }
+    fields = (
+        "title",
+        "source",
+        "source_name",
+        "dateline",
+        "authors",
+        "contributors",
+        "language",
+        "date_source",
+    )
+    got = {k: article[k] for k in fields} | {"provenance": article["provenance"].model_dump()}
     want = {k: spec[k] for k in got}
     assert (got, published) == (want, spec["published_date"])
 

@@ -1,17 +1,18 @@
-"""The text cleaner: split scraped article text into blocks, classify each, keep the article.
+"""The text cleaner: split article text into blocks, classify each, keep the article.
 
-The method, in order:
-1. Repair what scrapers leave in text: literal `\\uXXXX` escapes, HTML tags and their broken
-   halves (`< p>`, `/p>`), HTML entities. Each repair is recorded.
+The method, in order (README, "Boilerplate removal"):
+1. Repair what scrapers leave inside sentences: literal `\\uXXXX` escapes, HTML tags and their
+   broken halves (`< p>`, `/p>`), HTML entities. Each repair is recorded.
 2. Split into blocks (a line, or lines hard-wrapped inside one paragraph joined back).
 3. Classify each block on its own: separators, read-more links, related-news headers, copyright
-   notices, bylines, contributor credits, photo captions, date lines, calls to action.
-4. Classify in context: a block right before a read-more link is a teaser; a block seen earlier in
-   the document is a repeat (of the headline, when it equals the title).
-5. Find the main region: from the first sentence-like block to the last one before the footer
-   (a copyright notice or a closing byline). Above it: title, metadata lines, banners. Below it:
-   outlet lines, author names and bios, navigation. Inside it, only blocks with positive evidence
-   of boilerplate are removed: the article keeps every sentence.
+   notices, bylines, contributor credits, photo captions, date lines, calls to action, ….
+4. Classify in context: the teaser before a read-more link, repeats of the headline, a comments
+   section, the lines of the source's template (recurring across its documents).
+5. Find the main region: the contiguous run of blocks with the largest sum of scores (prose
+   counts for, short non-sentences and classified blocks against), never crossing a copyright
+   notice, a byline or a comments header. Above it: title, metadata lines, banners. Below it:
+   outlet lines, author names and bios, navigation. Inside it, only blocks with positive
+   evidence of boilerplate are removed: the article keeps every sentence.
 
 Every removed or rewritten segment is returned as a Boilerplate record with its kind and rule.
 """
@@ -175,6 +176,8 @@ class CleanResult:
     authors: list[str] = field(default_factory=list)
     contributors: list[str] = field(default_factory=list)
     dateline: str | None = None
+    origins: dict[str, str] = field(default_factory=dict)
+    """Which kind of line each field came from: {"source": "copyright_line", …}."""
 
     @property
     def body(self) -> str:
@@ -397,8 +400,16 @@ def clean_text(
 
     _collect_metadata(blocks, result)
     result.boilerplate = audit
-    if result.dateline is None and result.paragraphs:
-        result.dateline = meta.leading_dateline(result.paragraphs[0])
+    if result.paragraphs:
+        place, credit = meta.parse_leading_dateline(result.paragraphs[0])
+        if result.dateline is None and place:
+            result.dateline = place
+            result.origins["dateline"] = "opening_dateline"
+        if result.source_name is None and credit:
+            result.source_name = credit
+            result.origins["source"] = "wire_credit"
+    if result.title is not None and given_title is None:
+        result.origins["title"] = "headline_line"
     return result
 
 
@@ -546,15 +557,20 @@ def _classify_footer(footer: list[Block], blocks: list[Block]) -> None:
 
 
 def _collect_metadata(blocks: list[Block], result: CleanResult) -> None:
+    origins = result.origins
     for block in blocks:
         if block.kind == "date_line" and result.published_at is None:
             result.published_at = meta.parse_date_line(block.text)
             result.date_text = block.text
+            origins["published_at"] = "date_line"
         elif block.kind == "source_line" and result.source_name is None:
             result.source_name = meta.parse_outlet_line(block.text)
+            origins["source"] = "outlet_line"
         elif block.kind == "dateline" and result.dateline is None:
             result.dateline = meta.parse_place_line(block.text)
+            origins["dateline"] = "place_line"
         elif block.kind == "byline":
+            origins["authors"] = "byline"
             for name in meta.parse_byline(block.text) or []:
                 if name not in result.authors:
                     result.authors.append(name)
@@ -567,4 +583,5 @@ def _collect_metadata(blocks: list[Block], result: CleanResult) -> None:
             if block.kind == "copyright":
                 result.source_name = meta.copyright_holder(block.text)
                 if result.source_name:
+                    origins["source"] = "copyright_line"
                     break

@@ -17,7 +17,7 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from schemas import Boilerplate, RawDocument, Reject
+from schemas import Boilerplate, Provenance, RawDocument, Reject
 from transforms import metadata as meta
 from transforms.cleaner import clean_text, line_keys
 
@@ -123,6 +123,14 @@ def find_templates(
     return {source: frozenset(lines) for source, lines in templates.items()}
 
 
+def _first(*candidates: tuple[Any, str | None]) -> tuple[Any, str | None]:
+    """The first candidate with a value, and where it came from (given > HTML > text > URL)."""
+    for value, origin in candidates:
+        if value:
+            return value, origin
+    return None, None
+
+
 def _page_date(value: str | None) -> datetime | None:
     if not value:
         return None
@@ -170,8 +178,27 @@ def article_fields(
         )
 
     url = doc.url or page.get("url")
-    source_name = doc.source or page.get("source_name") or cleaned.source_name
-    source_name = source_name or meta.source_from_url(url) or page.get("host")
+    title, title_origin = _first(
+        (doc.title, "given"),
+        (page.get("title"), "html_metadata"),
+        (cleaned.title, cleaned.origins.get("title")),
+    )
+    source_name, source_origin = _first(
+        (doc.source, "given"),
+        (page.get("source_name"), "html_metadata"),
+        (cleaned.source_name, cleaned.origins.get("source")),
+        (meta.source_from_url(url) or page.get("host"), "url_host"),
+    )
+    authors, authors_origin = _first(
+        (page.get("authors"), "html_metadata"), (cleaned.authors, cleaned.origins.get("authors"))
+    )
+    provenance = Provenance(
+        title=title_origin,
+        source=source_origin,
+        published_at=date_source,
+        authors=authors_origin,
+        dateline=cleaned.origins.get("dateline"),
+    )
     body = cleaned.body
     return {
         "article_id": article_id(doc),
@@ -179,12 +206,13 @@ def article_fields(
         "url": url,
         "source": meta.slugify(source_name),
         "source_name": source_name,
-        "title": doc.title or page.get("title") or cleaned.title,
-        "authors": page.get("authors") or cleaned.authors,
+        "title": title,
+        "authors": authors or [],
         "contributors": cleaned.contributors,
         "published_at": published_at,
         "date_source": date_source,
         "dateline": cleaned.dateline,
+        "provenance": provenance,
         "language": detect_language(body),
         "body": body,
         "word_count": len(_WORD.findall(body)),

@@ -275,9 +275,9 @@ def copyright_holder(line: str) -> str | None:
 # --- places ----------------------------------------------------------------------------------
 
 _DATELINE = re.compile(
-    r"^(?P<place>[A-Z][A-Z.'’-]+(?:\s+[A-Z][A-Z.'’-]+){0,3})"
-    r"(?:,\s+[A-Z][A-Za-z.]+(?:\s+[A-Z][A-Za-z.]+)?)?"
-    r"\s*(?:\([A-Za-z .&-]{1,30}\))?\s*[—–-]{1,2}\s+\S"
+    r"^(?:(?P<place>[A-Z][A-Z.'’-]+(?:\s+[A-Z][A-Z.'’-]+){0,3})"
+    r"(?:,\s+[A-Z][A-Za-z.]+(?:\s+[A-Z][A-Za-z.]+)?)?\s*)?"
+    r"(?:\((?P<credit>[A-Z][A-Za-z .&-]{1,30})\))?\s*[—–-]{1,2}\s+\S"
 )
 
 
@@ -298,8 +298,16 @@ def parse_place_line(line: str) -> str | None:
 
 def leading_dateline(paragraph: str) -> str | None:
     """The dateline opening a first paragraph: `BEIJING — …`, `WASHINGTON (AP) — …`."""
+    return parse_leading_dateline(paragraph)[0]
+
+
+def parse_leading_dateline(paragraph: str) -> tuple[str | None, str | None]:
+    """(place, wire credit) opening a first paragraph: `WASHINGTON (AP) — …` → (WASHINGTON, AP);
+    `(Reuters) - …` → (None, Reuters)."""
     match = _DATELINE.match(paragraph[:120])
-    return match.group("place") if match else None
+    if not match or not (match.group("place") or match.group("credit")):
+        return None, None
+    return match.group("place"), match.group("credit")
 
 
 # --- slugs -----------------------------------------------------------------------------------
