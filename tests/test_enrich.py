@@ -17,7 +17,9 @@ from transforms.enrich import (
     entities_from_spans,
     entity_rows,
     load_ner,
+    reconcile_people,
     resolve_people,
+    trim_span,
 )
 from transforms.extract import extract_article
 from transforms.validate import validate_article
@@ -151,3 +153,73 @@ def test_entity_rows_count_mentions_per_canonical_name():
         2,
         15,
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "label", "expected"),
+    [
+        ("Lukashenko’s 2020", "ORG", ("Lukashenko", "ORG")),
+        ("Kazakh Presidents Kassym-Jomart Tokayev", "ORG", ("Kassym-Jomart Tokayev", "PERSON")),
+        ("Secretary of State Antony Blinken", "PERSON", ("Antony Blinken", "PERSON")),
+        ("Mr. Xi", "PERSON", ("Xi", "PERSON")),
+        ("Foreign Ministry", "ORG", ("Foreign Ministry", "ORG")),
+        ("State Street Bank", "ORG", ("State Street Bank", "ORG")),
+        ("Prime Minister's Office", "ORG", ("Prime Minister's Office", "ORG")),
+    ],
+)
+def test_trim_span_narrows_to_the_name_and_keeps_offsets_true(text, label, expected):
+    body = f"In March {text} said so."
+    start = body.index(text)
+    trimmed, new_label, new_start, new_end = trim_span(text, label, start, start + len(text))
+    assert (trimmed, new_label) == expected
+    assert body[new_start:new_end] == trimmed
+
+
+def test_people_are_reconciled_across_the_run():
+    mapping = reconcile_people(
+        [
+            ("Vladimir V. Putin", 1),
+            ("Vladimir Putin", 4),
+            ("Xi Jinping", 5),
+            ("Biden", 1),
+            ("Joseph Biden", 1),
+            ("Lukashenko", 1),
+            ("Alexander Lukashenko", 1),
+            ("Aleksandr G. Lukashenko", 1),
+        ]
+    )
+    assert mapping == {"Vladimir V. Putin": "Vladimir Putin", "Biden": "Joseph Biden"}
+
+
+def test_enrich_entities_gives_one_name_per_person_across_articles():
+    first = validate_article(extract_article(doc(source_uri="in/a.txt", content=TEXT)))
+    second = validate_article(
+        extract_article(
+            doc(
+                source_uri="in/b.txt",
+                content="President Vladimir V. Putin met Chinese leader Xi Jinping in Moscow on "
+                "Monday. Mr. Putin said the talks went well, and Xi thanked his host for the "
+                "welcome.",
+            )
+        )
+    )
+    with TestPipeline() as p:
+        enriched, _ = p | beam.Create([first, second]) | EnrichEntities(batch_size=1)
+        people = enriched | beam.FlatMap(
+            lambda a: sorted(
+                {(a.source_uri, e.canonical) for e in a.entities if e.label == "PERSON"}
+            )
+        )
+        # One article says "Vladimir Putin", the other "Vladimir V. Putin": a tie, the longer wins.
+        putin = "Vladimir V. Putin"
+        assert_that(
+            people,
+            equal_to(
+                [
+                    ("in/a.txt", putin),
+                    ("in/a.txt", "Xi Jinping"),
+                    ("in/b.txt", putin),
+                    ("in/b.txt", "Xi Jinping"),
+                ]
+            ),
+        )

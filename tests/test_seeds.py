@@ -8,6 +8,7 @@ import pyarrow.dataset as ds
 import pytest
 
 from tests.conftest import EXPECTED, ROOT, SEEDS
+from transforms.enrich import person_key
 from transforms.extract import extract_article
 from transforms.read import parse_file
 
@@ -95,3 +96,21 @@ def test_pipeline_output_matches_the_expectations(seeds_output):
             spec["published_date"],
         ), name
         assert sorted({b["kind"] for b in row["boilerplate"]}) == sorted(spec["removed"]), name
+
+
+@pytest.mark.slow
+def test_entities_people_found_once_and_nothing_from_boilerplate(seeds_output):
+    entities = ds.dataset(seeds_output / "entities", partitioning="hive").to_table().to_pylist()
+    articles = ds.dataset(seeds_output / "articles", partitioning="hive").to_table().to_pylist()
+    by_id = {a["article_id"]: a["source_uri"].rsplit("/", 1)[1][:-4] for a in articles}
+    for article in articles:
+        name = by_id[article["article_id"]]
+        spec = expected(name)
+        rows = [e for e in entities if e["article_id"] == article["article_id"]]
+        people = [e["canonical"] for e in rows if e["label"] == "PERSON"]
+        assert set(spec["people"]) <= set(people), name
+        assert len({person_key(p) for p in people}) == len(people), f"{name}: {people}"
+        mentioned = " ".join(e["text"] + " " + e["canonical"] for e in article["entities"])
+        for forbidden in spec["not_entities"]:
+            assert forbidden.casefold() not in mentioned.casefold(), (name, forbidden)
+        assert all(article["body"][e["start"] : e["end"]] == e["text"] for e in article["entities"])

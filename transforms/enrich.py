@@ -15,6 +15,7 @@ about twice as fast. Canonical names, within one article:
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 
@@ -167,30 +168,107 @@ def resolve_people(names: Iterable[str]) -> dict[str, str]:
     return resolved
 
 
+_TITLE_PREFIX = re.compile(
+    r"^(?:[A-Z][a-z]+\s+)?(?:(?:Vice\s+|Prime\s+|Crown\s+)?(?:Presidents?|Ministers?|Premier|"
+    r"Chancellor|Secretary(?:\s+of\s+[A-Z][a-z]+)?|Mr|Mrs|Ms|Dr|Sen|Rep|Gov|Governor|Mayor|King|"
+    r"Queen|Prince|Princess|Pope|Sheikh|General|Gen|Judge|Ambassador|Chairman|Chairwoman|"
+    r"Spokesman|Spokeswoman)\.?\s+)+"
+)
+_NAME_REST = re.compile(r"[A-Z][\w'’.-]+(?:\s+(?:[A-Z][\w'’.-]+|bin|al|de|van|von)){0,3}")
+_TRAILING_NOISE = re.compile(r"(?:['’]s|['’])?(?:\s+\d[\d,.]*)*[\s.,;:!?\"“”'‘’)]*$")
+
+
+def trim_span(text: str, label: str, start: int, end: int) -> tuple[str, str, int, int]:
+    """Narrow a model's span to the name: trailing possessives, numbers and punctuation go
+    (`Lukashenko’s 2020` → `Lukashenko`); a span that opens with a personal title followed by a
+    name is that person (`Kazakh Presidents Kassym-Jomart Tokayev` → PERSON `Kassym-Jomart
+    Tokayev`). Offsets move with the text, so `body[start:end] == text` still holds."""
+    trailing = _TRAILING_NOISE.search(text)
+    if trailing and trailing.start() > 0:
+        end -= len(text) - trailing.start()
+        text = text[: trailing.start()]
+    prefix = _TITLE_PREFIX.match(text)
+    if prefix:
+        rest = text[prefix.end() :]
+        if _NAME_REST.fullmatch(rest) and (label == "PERSON" or len(rest.split()) >= 2):
+            return rest, "PERSON", start + prefix.end(), end
+    return text, label, start, end
+
+
 def entities_from_spans(spans: Iterable[tuple[str, str, int, int]]) -> list[Entity]:
     """(text, label, start, end) spans from a model → Entities with canonical names."""
     mentions = [
-        (text, label, start, end)
+        trim_span(text, label, start, end)
         for text, label, start, end in spans
         if label in NAMED_LABELS and any(c.isupper() for c in text)
     ]
     people = [canonical_form(t, label) for t, label, _, _ in mentions if label == "PERSON"]
     resolved = resolve_people(people)
-    person_words = {
-        w: full
-        for full in set(resolved.values())
-        for w in _name_words(full)
-        if len(_name_words(full)) > 1
-    }
+    full_names = {full for full in resolved.values() if len(_name_words(full)) > 1}
     entities = []
     for text, label, start, end in mentions:
         canonical = canonical_form(text, label)
         if label == "PERSON":
             canonical = resolved.get(canonical, canonical)
-        elif len(canonical.split()) == 1 and canonical.casefold() in person_words:
-            label, canonical = "PERSON", person_words[canonical.casefold()]
+        else:
+            # A span equal to (part of) a person's name in the same article is that person.
+            words = _name_words(canonical)
+            owner = next(
+                (full for full in sorted(full_names) if words and words <= _name_words(full)), None
+            )
+            if owner is not None:
+                label, canonical = "PERSON", owner
         entities.append(Entity(text=text, label=label, canonical=canonical, start=start, end=end))
     return entities
+
+
+def person_key(name: str) -> tuple[str, ...]:
+    """What makes two spellings one person across a run: the words without case, accents or
+    initials, in any order (`Vladimir V. Putin` and `vladimir putin` share a key)."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    return tuple(sorted(_name_words(ascii_name.replace("-", " "))))
+
+
+def reconcile_people(article_counts: Iterable[tuple[str, int]]) -> dict[str, str]:
+    """One canonical form per person for the whole run, from (name, articles using it) pairs.
+
+    Names with the same `person_key` are one person; the form used by the most articles wins
+    (ties: the longer form, then the alphabetically first). A one-word name becomes a full name
+    when exactly one person in the run has that word in their name (`Biden` → `Joseph Biden`).
+    Returns only the names that change.
+    """
+    counts = dict(article_counts)
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for name in counts:
+        if person_key(name):
+            groups.setdefault(person_key(name), []).append(name)
+    chosen = {
+        key: max(names, key=lambda n: (counts[n], len(n), [-ord(c) for c in n]))
+        for key, names in groups.items()
+    }
+    full = [key for key in chosen if len(key) > 1]
+    mapping: dict[str, str] = {}
+    for key, names in groups.items():
+        target = chosen[key]
+        if len(key) == 1:
+            owners = [other for other in full if key[0] in other]
+            if len(owners) == 1:
+                target = chosen[owners[0]]
+        mapping.update({name: target for name in names if name != target})
+    return mapping
+
+
+def rename_people(article: Article, mapping: dict[str, str]) -> Article:
+    """The article with its PERSON entities' canonical names reconciled across the run."""
+    if not mapping:
+        return article
+    entities = [
+        e.model_copy(update={"canonical": mapping.get(e.canonical, e.canonical)})
+        if e.label == "PERSON"
+        else e
+        for e in article.entities
+    ]
+    return article.model_copy(update={"entities": entities})
 
 
 def entity_rows(article: Article) -> list[EntityRow]:
@@ -275,7 +353,11 @@ class _SharedModel:
 
 
 class EnrichEntities(beam.PTransform):
-    """Articles → (Articles with entities, Rejects)."""
+    """Articles → (Articles with entities, Rejects).
+
+    NER on batches of clean bodies, then one pass over the whole run that gives each person one
+    canonical name (`reconcile_people`) as a side input.
+    """
 
     def __init__(self, model_name: str = DEFAULT_MODEL, batch_size: int = 64) -> None:
         super().__init__()
@@ -292,4 +374,18 @@ class EnrichEntities(beam.PTransform):
                 RecognizeEntitiesFn.REJECTS, main="articles"
             )
         )
-        return results.articles, results[RecognizeEntitiesFn.REJECTS]
+        recognized = results.articles
+        people = (
+            recognized
+            | "PeopleInArticle"
+            >> beam.FlatMap(
+                lambda a: sorted({e.canonical for e in a.entities if e.label == "PERSON"})
+            )
+            | "CountArticlesPerName" >> beam.combiners.Count.PerElement()
+            | "CollectNames" >> beam.combiners.ToList()
+            | "ReconcilePeople" >> beam.Map(reconcile_people)
+        )
+        reconciled = recognized | "RenamePeople" >> beam.Map(
+            rename_people, mapping=beam.pvalue.AsSingleton(people)
+        )
+        return reconciled, results[RecognizeEntitiesFn.REJECTS]
