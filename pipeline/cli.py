@@ -27,11 +27,13 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from pipeline.build import build_pipeline
+from pipeline.cluster import ClusterError, check_hash_seeds, local_cluster
 from pipeline.options import NewsbeamOptions
 from transforms.write import MANIFEST
 
 EXIT_USAGE = 2
 EXIT_UNBALANCED = 3
+DASK_RUNNER = "apache_beam.runners.dask.dask_runner.DaskRunner"
 
 
 class UsageError(Exception):
@@ -116,22 +118,48 @@ def summary(manifest: dict, seconds: float, output: str) -> str:
     return "\n".join(lines)
 
 
+def run_on_dask(pipeline_args: list[str], workers: int) -> None:
+    """Run on the cluster named by --dask_client_address, or on a local one started here."""
+    from apache_beam.runners.dask.dask_runner import DaskOptions
+
+    pipeline_args = [*pipeline_args, f"--runner={DASK_RUNNER}"]
+    address = PipelineOptions(pipeline_args).view_as(DaskOptions).address
+    try:
+        if address:
+            check_hash_seeds(address)
+            build_pipeline(PipelineOptions(pipeline_args)).run().wait_until_finish()
+            return
+        with local_cluster(workers) as local_address:
+            print(
+                f"newsbeam: started a local Dask cluster of {workers} workers at {local_address}",
+                file=sys.stderr,
+            )
+            options = PipelineOptions([*pipeline_args, f"--dask_client_address={local_address}"])
+            build_pipeline(options).run().wait_until_finish()
+    except ClusterError as error:
+        raise UsageError(str(error)) from error
+
+
 def run(argv: Sequence[str]) -> int:
     args, _beam_args = _parser().parse_known_args(argv)
     if not args.input or not args.output:
         raise UsageError("newsbeam run needs --input PATTERN and --output DIR")
-    if args.batch_size < 1 or args.min_words < 1 or args.max_bytes < 1:
-        raise UsageError("--batch-size, --min-words and --max-bytes must be positive")
+    if min(args.batch_size, args.min_words, args.max_bytes, args.dask_workers) < 1:
+        raise UsageError(
+            "--batch-size, --min-words, --max-bytes and --dask-workers must be positive"
+        )
     check_model(args.spacy_model)
     files = check_inputs(args.input)
     check_output(args.output)
 
-    options = PipelineOptions(list(argv[1:]) if argv and argv[0] == "run" else list(argv))
-    runner = options.view_as(StandardOptions).runner or "DirectRunner"
+    pipeline_args = list(argv[1:]) if argv and argv[0] == "run" else list(argv)
+    runner = PipelineOptions(pipeline_args).view_as(StandardOptions).runner or "DirectRunner"
     print(f"newsbeam: {len(files)} input files matched; running on {runner} …", file=sys.stderr)
     started = time.monotonic()
-    result = build_pipeline(options).run()
-    result.wait_until_finish()
+    if runner in ("DaskRunner", DASK_RUNNER):
+        run_on_dask(pipeline_args, args.dask_workers)
+    else:
+        build_pipeline(PipelineOptions(pipeline_args)).run().wait_until_finish()
     seconds = time.monotonic() - started
 
     with FileSystems.open(FileSystems.join(args.output, MANIFEST)) as handle:

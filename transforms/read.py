@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from schemas import RawDocument, Reject
 from schemas.models import JsonlRecord
 from transforms.errors import error_details
+from transforms.routing import SplitOff
 
 KINDS = {".txt": "text", ".html": "html", ".htm": "html", ".jsonl": "jsonl"}
 DEFAULT_MAX_BYTES = 50_000_000
@@ -229,12 +230,10 @@ class MatchInputs(beam.PTransform):
 
 
 class ParseFileFn(beam.DoFn):
-    """Reads one matched file and emits RawDocuments; Rejects go to the tagged output.
+    """Reads one matched file and emits its RawDocuments and Rejects.
 
     Example input: a fileio.ReadableFile for `seeds/000_383991272e6f6611.txt`.
     """
-
-    REJECTS = "rejects"
 
     def __init__(self, max_bytes: int) -> None:
         self._max_bytes = max_bytes
@@ -252,24 +251,17 @@ class ParseFileFn(beam.DoFn):
                 data = handle.read(self._max_bytes + 1)
         except OSError as error:
             self._rejected.inc()
-            yield beam.pvalue.TaggedOutput(
-                self.REJECTS,
-                Reject(
-                    source_uri=path,
-                    stage="read",
-                    reason="unreadable_file",
-                    message=f"{path}: cannot open ({error}); check that it exists and is readable",
-                ),
+            yield Reject(
+                source_uri=path,
+                stage="read",
+                reason="unreadable_file",
+                message=f"{path}: cannot open ({error}); check that it exists and is readable",
             )
             return
         self._bytes.update(len(data))
         for record in parse_file(path, data, self._max_bytes):
-            if isinstance(record, Reject):
-                self._rejected.inc()
-                yield beam.pvalue.TaggedOutput(self.REJECTS, record)
-            else:
-                self._documents.inc()
-                yield record
+            (self._rejected if isinstance(record, Reject) else self._documents).inc()
+            yield record
 
 
 class ReadDocuments(beam.PTransform):
@@ -280,12 +272,9 @@ class ReadDocuments(beam.PTransform):
         self._max_bytes = max_bytes
 
     def expand(self, paths: beam.PCollection[str]):
-        results = (
+        return (
             paths
             | "OpenFiles" >> fileio.ReadMatches(compression=CompressionTypes.UNCOMPRESSED)
-            | "ParseFiles"
-            >> beam.ParDo(ParseFileFn(self._max_bytes)).with_outputs(
-                ParseFileFn.REJECTS, main="documents"
-            )
+            | "ParseFiles" >> beam.ParDo(ParseFileFn(self._max_bytes))
+            | "SplitRejects" >> SplitOff(Reject)
         )
-        return results.documents, results[ParseFileFn.REJECTS]

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from schemas import Article, Reject
 from transforms.errors import error_details
+from transforms.routing import SplitOff
 
 
 def validate_article(fields: dict[str, Any], min_words: int = 1) -> Article | Reject:
@@ -31,9 +32,10 @@ def validate_article(fields: dict[str, Any], min_words: int = 1) -> Article | Re
 
 
 class ValidateArticleFn(beam.DoFn):
-    """Example input: {"article_id": "1f…", "source_uri": "seeds/000_….txt", "body": "…", …}."""
+    """Article fields → an Article or a Reject.
 
-    REJECTS = "rejects"
+    Example input: {"article_id": "1f…", "source_uri": "seeds/000_….txt", "body": "…", …}.
+    """
 
     def __init__(self, min_words: int) -> None:
         self._min_words = min_words
@@ -46,7 +48,7 @@ class ValidateArticleFn(beam.DoFn):
         if isinstance(result, Reject):
             self._invalid.inc()
             Metrics.counter("validate", f"rejected_{result.reason}").inc()
-            yield beam.pvalue.TaggedOutput(self.REJECTS, result)
+            yield result
         else:
             self._valid.inc()
             self._words.update(result.word_count)
@@ -61,7 +63,8 @@ class ValidateArticles(beam.PTransform):
         self._min_words = min_words
 
     def expand(self, drafts):
-        results = drafts | "CheckSchema" >> beam.ParDo(
-            ValidateArticleFn(self._min_words)
-        ).with_outputs(ValidateArticleFn.REJECTS, main="articles")
-        return results.articles, results[ValidateArticleFn.REJECTS]
+        return (
+            drafts
+            | "CheckSchema" >> beam.ParDo(ValidateArticleFn(self._min_words))
+            | "SplitRejects" >> SplitOff(Reject)
+        )
