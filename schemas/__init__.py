@@ -1,6 +1,13 @@
 """Record models (pydantic) and the Arrow schemas derived from them."""
 
-from schemas.arrow import ARTICLE_SCHEMA, DUPLICATE_SCHEMA, ENTITY_SCHEMA, REJECT_SCHEMA, to_row
+from schemas.arrow import (
+    ARTICLE_SCHEMA,
+    DUPLICATE_SCHEMA,
+    ENTITY_SCHEMA,
+    INDEX_SCHEMA,
+    REJECT_SCHEMA,
+    to_row,
+)
 from schemas.models import (
     SCHEMA_VERSION,
     Article,
@@ -10,6 +17,7 @@ from schemas.models import (
     Entity,
     EntityRow,
     ErrorDetail,
+    IndexEntry,
     Manifest,
     RawDocument,
     Reject,
@@ -19,6 +27,7 @@ __all__ = [
     "ARTICLE_SCHEMA",
     "DUPLICATE_SCHEMA",
     "ENTITY_SCHEMA",
+    "INDEX_SCHEMA",
     "REJECT_SCHEMA",
     "SCHEMA_VERSION",
     "Article",
@@ -28,6 +37,7 @@ __all__ = [
     "Entity",
     "EntityRow",
     "ErrorDetail",
+    "IndexEntry",
     "Manifest",
     "RawDocument",
     "Reject",
