@@ -85,6 +85,15 @@ def check_output(output: str) -> None:
         ) from error
 
 
+def check_earlier_output(folder: str) -> None:
+    """A --dedup-against folder must be a newsbeam output: every run writes its manifest."""
+    if not FileSystems.exists(FileSystems.join(folder, MANIFEST)):
+        raise UsageError(
+            f"--dedup-against {folder!r} is not a newsbeam output (it has no {MANIFEST}). "
+            "Give the --output folder of an earlier run."
+        )
+
+
 def check_model(name: str) -> None:
     if importlib.util.find_spec(name) is None:
         raise UsageError(
@@ -122,9 +131,16 @@ def run(argv: Sequence[str]) -> int:
         raise UsageError("newsbeam run needs --input PATTERN and --output DIR")
     if args.batch_size < 1 or args.min_words < 1 or args.max_bytes < 1:
         raise UsageError("--batch-size, --min-words and --max-bytes must be positive")
+    if not 0.0 < args.near_duplicate_threshold < 1.0:
+        raise UsageError(
+            "--near-duplicate-threshold must be between 0 and 1 (exclusive), "
+            f"not {args.near_duplicate_threshold}"
+        )
     check_model(args.spacy_model)
     files = check_inputs(args.input)
     check_output(args.output)
+    if args.dedup_against:
+        check_earlier_output(args.dedup_against)
 
     options = PipelineOptions(list(argv[1:]) if argv and argv[0] == "run" else list(argv))
     runner = options.view_as(StandardOptions).runner or "DirectRunner"
