@@ -117,10 +117,8 @@ def summary(manifest: dict, seconds: float, output: str) -> str:
             )
     for reason, count in counts["rejected_by_reason"].items():
         lines.append(f"  rejected: {count} × {reason}")
-    if counts["duplicates"]:
-        lines.append(
-            "  duplicates (already in the output, or copies within this run): see duplicates/"
-        )
+    for reason, count in counts.get("duplicates_by_reason", {}).items():
+        lines.append(f"  duplicate: {count} × {reason}")
     lines.append(f"  manifest    {FileSystems.join(output, MANIFEST)}")
     return "\n".join(lines)
 

@@ -200,6 +200,7 @@ class Counts(_Record):
     entities: int = Field(ge=0)
     rejected_by_stage: dict[str, int] = Field(default_factory=dict)
     rejected_by_reason: dict[str, int] = Field(default_factory=dict)
+    duplicates_by_reason: dict[str, int] = Field(default_factory=dict)
 
 
 class Manifest(_Record):
