@@ -267,15 +267,16 @@ def verified_pairs(bucket: Iterable[Sketch], threshold: float) -> list[Edge]:
     unique: dict[tuple[bool, str], Sketch] = {}
     for sketch in sorted(bucket, key=Sketch.order):
         unique.setdefault(sketch.node, sketch)
-    members = list(unique.values())
+    old = [sketch for sketch in unique.values() if sketch.existing]
+    new = [sketch for sketch in unique.values() if not sketch.existing]
+    # Stories in the output sort first, so each pair is already (first, second) in keep order.
+    candidates = [(a, b) for a in old for b in new]
+    candidates += [(a, b) for i, a in enumerate(new) for b in new[i + 1 :]]
     edges = []
-    for i, first in enumerate(members):
-        for second in members[i + 1 :]:
-            if first.existing and second.existing:
-                continue
-            similarity = estimated_jaccard(first.signature, second.signature)
-            if similarity >= threshold:
-                edges.append((first, second, similarity))
+    for first, second in candidates:
+        similarity = estimated_jaccard(first.signature, second.signature)
+        if similarity >= threshold:
+            edges.append((first, second, similarity))
     return edges
 
 
@@ -399,7 +400,7 @@ class VerifyCandidatesFn(beam.DoFn):
     def __init__(self, threshold: float) -> None:
         self._threshold = threshold
         self._buckets = Metrics.distribution("dedup", "candidate_bucket_size")
-        self._pairs = Metrics.counter("dedup", "verified_pair_hits")
+        self._pairs = Metrics.counter("dedup", "verified_pairs_per_band")
 
     def process(self, element):
         _key, bucket = element
