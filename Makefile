@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 OUT    ?= out
 
-.PHONY: install run test test-fast lint eval clean
+.PHONY: install run test test-fast lint eval dedup-eval clean
 BENCHMARK ?= ../shared/benchmarks/aeb-dev
 
 install: $(STAMP)
@@ -31,6 +31,9 @@ lint: install
 
 eval: install
 	$(BIN)/python -m pipeline.evaluate $(BENCHMARK) --json $(OUT)/eval.json
+
+dedup-eval: install
+	$(BIN)/python -m pipeline.dedup_eval $(BENCHMARK) --json $(OUT)/dedup-eval.json
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache *.egg-info

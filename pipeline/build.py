@@ -1,7 +1,8 @@
 """build_pipeline(): the newsbeam pipeline, wired stage by stage and returned without running.
 
 documents = Read → Extract → Validate → Deduplicate → Enrich → Write Parquet → _manifest.json
-every stage's failures → rejects/, every copy not written → duplicates/
+every stage's failures → rejects/, every copy not written → duplicates/,
+every article written → _index/ (what later runs deduplicate against)
 """
 
 from __future__ import annotations
@@ -10,12 +11,18 @@ import secrets
 from datetime import UTC, datetime
 
 import apache_beam as beam
-from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.options import NewsbeamOptions
-from schemas import ARTICLE_SCHEMA, DUPLICATE_SCHEMA, ENTITY_SCHEMA, REJECT_SCHEMA, to_row
-from transforms.dedup import Deduplicate
+from schemas import (
+    ARTICLE_SCHEMA,
+    DUPLICATE_SCHEMA,
+    ENTITY_SCHEMA,
+    INDEX_SCHEMA,
+    REJECT_SCHEMA,
+    to_row,
+)
+from transforms.dedup import Deduplicate, index_entry
 from transforms.enrich import EnrichEntities, entity_rows
 from transforms.extract import ExtractArticles
 from transforms.read import MatchInputs, ReadDocuments
@@ -26,11 +33,6 @@ from transforms.write import WriteManifest, WriteParquet
 def new_run_id(now: datetime | None = None) -> str:
     now = now or datetime.now(UTC)
     return f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
-
-
-def articles_pattern(output: str) -> str:
-    """Every article file an earlier run wrote into `output`."""
-    return FileSystems.join(output, "articles", "*", "*", "*.parquet")
 
 
 def build_pipeline(options: PipelineOptions) -> beam.Pipeline:
@@ -47,7 +49,9 @@ def build_pipeline(options: PipelineOptions) -> beam.Pipeline:
     documents, read_rejects = paths | "ReadDocuments" >> ReadDocuments(nb.max_bytes)
     drafts, extract_rejects = documents | "ExtractArticles" >> ExtractArticles()
     articles, invalid = drafts | "ValidateArticles" >> ValidateArticles(nb.min_words)
-    originals, duplicates = articles | "Deduplicate" >> Deduplicate(articles_pattern(output))
+    originals, duplicates = articles | "Deduplicate" >> Deduplicate(
+        nb.dedup_against or output, nb.near_duplicate_threshold
+    )
     enriched, enrich_rejects = originals | "EnrichEntities" >> EnrichEntities(
         nb.spacy_model, nb.batch_size
     )
@@ -87,6 +91,12 @@ def build_pipeline(options: PipelineOptions) -> beam.Pipeline:
         | "WriteRejects"
         >> WriteParquet(
             output, "rejects", REJECT_SCHEMA, run_id, sort_key="source_uri", partition=lambda r: []
+        ),
+        enriched
+        | "IndexArticles" >> beam.Map(index_entry)
+        | "WriteIndex"
+        >> WriteParquet(
+            output, "_index", INDEX_SCHEMA, run_id, sort_key="article_id", partition=lambda e: []
         ),
         duplicates
         | "WriteDuplicates"

@@ -87,6 +87,15 @@ def check_output(output: str) -> None:
         ) from error
 
 
+def check_earlier_output(folder: str) -> None:
+    """A --dedup-against folder must be a newsbeam output: every run writes its manifest."""
+    if not FileSystems.exists(FileSystems.join(folder, MANIFEST)):
+        raise UsageError(
+            f"--dedup-against {folder!r} is not a newsbeam output (it has no {MANIFEST}). "
+            "Give the --output folder of an earlier run."
+        )
+
+
 def check_model(name: str) -> None:
     if importlib.util.find_spec(name) is None:
         raise UsageError(
@@ -110,10 +119,8 @@ def summary(manifest: dict, seconds: float, output: str) -> str:
             )
     for reason, count in counts["rejected_by_reason"].items():
         lines.append(f"  rejected: {count} × {reason}")
-    if counts["duplicates"]:
-        lines.append(
-            "  duplicates (already in the output, or copies within this run): see duplicates/"
-        )
+    for reason, count in counts.get("duplicates_by_reason", {}).items():
+        lines.append(f"  duplicate: {count} × {reason}")
     lines.append(f"  manifest    {FileSystems.join(output, MANIFEST)}")
     return "\n".join(lines)
 
@@ -148,9 +155,16 @@ def run(argv: Sequence[str]) -> int:
         raise UsageError(
             "--batch-size, --min-words, --max-bytes and --dask-workers must be positive"
         )
+    if not 0.0 < args.near_duplicate_threshold < 1.0:
+        raise UsageError(
+            "--near-duplicate-threshold must be between 0 and 1 (exclusive), "
+            f"not {args.near_duplicate_threshold}"
+        )
     check_model(args.spacy_model)
     files = check_inputs(args.input)
     check_output(args.output)
+    if args.dedup_against:
+        check_earlier_output(args.dedup_against)
 
     pipeline_args = list(argv[1:]) if argv and argv[0] == "run" else list(argv)
     runner = PipelineOptions(pipeline_args).view_as(StandardOptions).runner or "DirectRunner"

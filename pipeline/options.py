@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from transforms.dedup import DEFAULT_NEAR_DUPLICATE_THRESHOLD
 from transforms.enrich import DEFAULT_MODEL
 from transforms.read import DEFAULT_MAX_BYTES
 
@@ -56,6 +57,21 @@ class NewsbeamOptions(PipelineOptions):
             default=2,
             help="with --runner DaskRunner and no --dask_client_address: start a local Dask "
             "cluster of this many worker processes for the run (default: 2)",
+        )
+        parser.add_argument(
+            "--near-duplicate-threshold",
+            dest="near_duplicate_threshold",
+            type=float,
+            default=DEFAULT_NEAR_DUPLICATE_THRESHOLD,
+            help="estimated Jaccard similarity of word shingles (between 0 and 1) from which two "
+            f"stories are near duplicates (default: {DEFAULT_NEAR_DUPLICATE_THRESHOLD})",
+        )
+        parser.add_argument(
+            "--dedup-against",
+            dest="dedup_against",
+            default=None,
+            help="earlier newsbeam output whose stories are not written again "
+            "(default: the --output folder itself)",
         )
         parser.add_argument(
             "--run-id",

@@ -1,6 +1,13 @@
 """Record models (pydantic) and the Arrow schemas derived from them."""
 
-from schemas.arrow import ARTICLE_SCHEMA, DUPLICATE_SCHEMA, ENTITY_SCHEMA, REJECT_SCHEMA, to_row
+from schemas.arrow import (
+    ARTICLE_SCHEMA,
+    DUPLICATE_SCHEMA,
+    ENTITY_SCHEMA,
+    INDEX_SCHEMA,
+    REJECT_SCHEMA,
+    to_row,
+)
 from schemas.models import (
     SCHEMA_VERSION,
     Article,
@@ -10,6 +17,7 @@ from schemas.models import (
     Entity,
     EntityRow,
     ErrorDetail,
+    IndexEntry,
     Manifest,
     Provenance,
     RawDocument,
@@ -20,6 +28,7 @@ __all__ = [
     "ARTICLE_SCHEMA",
     "DUPLICATE_SCHEMA",
     "ENTITY_SCHEMA",
+    "INDEX_SCHEMA",
     "REJECT_SCHEMA",
     "SCHEMA_VERSION",
     "Article",
@@ -29,6 +38,7 @@ __all__ = [
     "Entity",
     "EntityRow",
     "ErrorDetail",
+    "IndexEntry",
     "Manifest",
     "Provenance",
     "RawDocument",

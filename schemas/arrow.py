@@ -14,7 +14,7 @@ from typing import Any
 import pyarrow as pa
 from pydantic import BaseModel
 
-from schemas.models import Article, Duplicate, EntityRow, Reject
+from schemas.models import Article, Duplicate, EntityRow, IndexEntry, Reject
 
 _SCALARS: dict[type, pa.DataType] = {
     str: pa.string(),
@@ -68,6 +68,7 @@ ARTICLE_SCHEMA = arrow_schema(Article)
 ENTITY_SCHEMA = arrow_schema(EntityRow)
 REJECT_SCHEMA = arrow_schema(Reject)
 DUPLICATE_SCHEMA = arrow_schema(Duplicate)
+INDEX_SCHEMA = arrow_schema(IndexEntry)
 
 
 def to_row(record: BaseModel) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """pydantic models for every record that flows through newsbeam.
 
 RawDocument → (extract) → Article → (enrich) Article with entities → Parquet.
-Anything that fails on the way becomes a Reject; every copy not written becomes a Duplicate.
+Anything that fails on the way becomes a Reject; every copy not written becomes a Duplicate;
+every article written also leaves an IndexEntry, so later runs recognise its copies.
 The Arrow schemas in `schemas.arrow` are derived from these classes.
 """
 
@@ -163,14 +164,34 @@ class Reject(_Record):
 
 
 class Duplicate(_Record):
-    """A copy of a story that was not written. Flows to `duplicates/`."""
+    """A copy of a story that was not written. Flows to `duplicates/`.
+
+    `reason`: "exact" (same clean body as `duplicate_of`, written by this run), "near" (MinHash
+    near-duplicate of `duplicate_of`, written by this run), "already_in_output" (`duplicate_of`
+    was written by an earlier run; `similarity` < 1 when it is a near copy).
+    """
 
     source_uri: str
     article_id: ArticleId
     duplicate_of: ArticleId
-    similarity: float = Field(ge=0.0, le=1.0)
-    reason: Literal["exact", "already_in_output"]
+    similarity: float = Field(ge=0.0, le=1.0, description="estimated Jaccard; 1.0 when exact")
+    reason: Literal["exact", "near", "already_in_output"]
     detected_at: datetime = Field(default_factory=utc_now)
+
+
+class IndexEntry(_Record):
+    """One row of `_index/`: an article written to the output, as later runs compare against it.
+
+    Written beside every article; read back by Deduplicate (`--dedup-against`).
+    """
+
+    article_id: ArticleId
+    content_sha256: Sha256
+    published_at: datetime | None = None
+    sketch: str = Field(
+        min_length=1, description="how `signature` was computed; other sketches are not compared"
+    )
+    signature: list[int] = Field(description="MinHash of the body's word shingles")
 
 
 class EntityRow(_Record):
@@ -192,6 +213,7 @@ class Counts(_Record):
     entities: int = Field(ge=0)
     rejected_by_stage: dict[str, int] = Field(default_factory=dict)
     rejected_by_reason: dict[str, int] = Field(default_factory=dict)
+    duplicates_by_reason: dict[str, int] = Field(default_factory=dict)
 
 
 class Manifest(_Record):

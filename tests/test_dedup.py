@@ -1,38 +1,104 @@
-"""Deduplicate: exact copies within a run and stories already in the output."""
+"""Deduplicate: exact and near copies within a run, and stories already in the output."""
 
 from __future__ import annotations
 
+import itertools
+import random
 from datetime import UTC, datetime
+from pathlib import Path
 
 import apache_beam as beam
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from schemas import ARTICLE_SCHEMA, INDEX_SCHEMA, Article, to_row
+from tests.conftest import SEEDS
 from tests.test_extract import PARAGRAPHS, doc
-from transforms.dedup import Deduplicate, choose_original
-from transforms.extract import extract_article
+from transforms.dedup import (
+    DEFAULT_NEAR_DUPLICATE_THRESHOLD,
+    NUM_PERM,
+    SKETCH,
+    Deduplicate,
+    Sketch,
+    band_keys,
+    body_signature,
+    choose_original,
+    estimated_jaccard,
+    existing_sketch,
+    index_entry,
+    jaccard,
+    lsh_bands,
+    near_duplicate,
+    resolve_clusters,
+    resolve_story,
+    verified_pairs,
+    word_shingles,
+)
+from transforms.extract import content_sha256, extract_article
 from transforms.validate import validate_article
 
 BODY = "\n\n".join(PARAGRAPHS)
+THRESHOLD = DEFAULT_NEAR_DUPLICATE_THRESHOLD
+BANNER_A = ("Spread the love\n\n", "\n\nBack to top button\n")
+BANNER_B = (
+    "Jannah Theme License is not validated, Go to the theme options page to validate the "
+    "license, You need a single license for each domain name.\n\n",
+    "\n\nSimilar News\n\nXi says China is ready to work with Russia Read more »\n",
+)
 
 
-def article(uri: str, content: str = BODY, published_at: datetime | None = None):
+def article(uri: str, content: str = BODY, published_at: datetime | None = None) -> Article:
     return validate_article(
         extract_article(doc(source_uri=uri, content=content, published_at=published_at))
     )
 
 
-def test_copies_with_different_banners_are_exact_duplicates():
-    a = article("in/a.txt", "Spread the love\n\n" + BODY + "\n\nBack to top button")
-    b = article(
-        "in/b.txt",
-        "Jannah Theme License is not validated, go to the theme options page "
-        "to validate the license.\n\n" + BODY + "\n\nRelated Stories",
-    )
+def seed_text(number: int) -> str:
+    return SEEDS[number].read_text(encoding="utf-8")
+
+
+def wrap(text: str, banner: tuple[str, str]) -> str:
+    return banner[0] + text + banner[1]
+
+
+def edit(text: str, replacements: dict[str, str]) -> str:
+    for old, new in replacements.items():
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    return text
+
+
+# A few words edited, added and cut in seed 000 (1,100 words).
+EDITS_000 = {
+    "hardened on Friday": "hardened sharply on Friday",
+    "face-to-face": "in person",
+    "personal diplomacy mission": "diplomatic mission",
+    "Western officials": "officials in the West",
+}
+
+
+# ---- exact copies
+
+
+def test_copies_with_different_banners_and_related_blocks_are_exact_duplicates():
+    a = article("in/a.txt", wrap(BODY, BANNER_A))
+    b = article("in/b.txt", wrap(BODY, BANNER_B))
     assert a.content_sha256 == b.content_sha256
     assert a.article_id != b.article_id
+    kept, (duplicate,) = choose_original([b, a])
+    assert kept == min(a, b, key=lambda x: x.article_id)
+    assert (duplicate.reason, duplicate.similarity) == ("exact", 1.0)
+
+
+def test_a_seed_with_other_banners_is_an_exact_duplicate_of_it():
+    original = article(SEEDS[1].name, seed_text(1))
+    copy = article("in/copy.txt", wrap(seed_text(1), BANNER_B))
+    assert original.content_sha256 == copy.content_sha256
 
 
 def test_the_earliest_published_copy_is_kept_then_the_smallest_id():
@@ -49,32 +115,271 @@ def test_the_earliest_published_copy_is_kept_then_the_smallest_id():
 
 def test_a_story_already_in_the_output_is_not_written_again():
     new = article("in/a.txt")
-    kept, (duplicate,) = choose_original([new], existing_ids=["0123456789abcdef"])
+    older = Sketch("0123456789abcdef", datetime(2020, 1, 1, tzinfo=UTC), existing=True)
+    newer = Sketch("0000000000000000", datetime(2021, 1, 1, tzinfo=UTC), existing=True)
+    kept, (duplicate,) = choose_original([new], existing=[newer, older])
     assert kept is None
-    assert (duplicate.duplicate_of, duplicate.reason) == ("0123456789abcdef", "already_in_output")
-
-
-def test_deduplicate_composite_reads_the_existing_output(tmp_path):
-    old = article("in/old.txt")
-    folder = tmp_path / "articles" / "published_date=unknown" / "source=unknown"
-    folder.mkdir(parents=True)
-    pq.write_table(
-        pa.table({"content_sha256": [old.content_sha256], "article_id": [old.article_id]}),
-        folder / "part-0.parquet",
+    assert (duplicate.duplicate_of, duplicate.reason, duplicate.similarity) == (
+        "0123456789abcdef",
+        "already_in_output",
+        1.0,
     )
-    other = article("in/other.txt", BODY.replace("Monday", "Tuesday"))
-    copies = [article("in/a.txt"), article("in/b.txt"), other]
+
+
+# ---- signatures
+
+
+def test_shingles_are_five_word_windows_of_casefolded_words():
+    assert word_shingles("One, two THREE four five six!") == {
+        "one two three four five",
+        "two three four five six",
+    }
+    assert word_shingles("Too short.") == {"too short"}
+    assert word_shingles(" — ") == set()
+    assert body_signature(" — ") == ()
+
+
+def test_the_signature_is_fixed_across_processes_and_versions():
+    # A signature stored in _index/ must mean the same in every later run: the seed, scheme and
+    # hash are pinned (SKETCH), and this value guards against a silent change of any of them.
+    signature = body_signature("The quick brown fox jumps over the lazy dog again")
+    assert len(signature) == NUM_PERM
+    assert signature[:4] == (525945524, 412836237, 741861544, 729940982)
+    assert SKETCH == "minhash-affine32-sha1-seed1-perm128-words5"
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.sampled_from(["Alpha", "beta", "GAMMA", "delta", "Mr.", "x"]), max_size=30))
+def test_bodies_with_the_same_content_hash_have_the_same_signature(words):
+    plain = " ".join(words)
+    noisy = "  ".join(f"{w.upper()}," for w in words)
+    assert content_sha256(plain) == content_sha256(noisy)
+    assert body_signature(plain) == body_signature(noisy)
+
+
+def test_the_estimate_follows_the_exact_jaccard():
+    original = article("a", seed_text(0)).body
+    rng = random.Random(1)
+    words = original.split()
+    for rate in (0.02, 0.05, 0.1):
+        edited = [w for w in words if rng.random() > rate]
+        copy = " ".join(edited)
+        exact = jaccard(word_shingles(original), word_shingles(copy))
+        estimate = estimated_jaccard(body_signature(original), body_signature(copy))
+        assert abs(exact - estimate) < 0.12, (rate, exact, estimate)
+
+
+def test_band_keys_match_exactly_when_a_band_is_equal():
+    bands, rows = lsh_bands(THRESHOLD)
+    assert bands * rows <= NUM_PERM
+    signature = body_signature(BODY)
+    keys = band_keys(signature, bands, rows)
+    assert len(keys) == len(set(keys)) == bands
+    changed = (signature[0] + 1, *signature[1:])
+    assert set(band_keys(changed, bands, rows)) == set(keys[1:]) | {
+        band_keys(changed, bands, rows)[0]
+    }
+    assert band_keys((), bands, rows) == []
+
+
+@pytest.mark.parametrize("threshold", [0.0, 1.0, 1.5, -0.1])
+def test_a_threshold_outside_zero_and_one_is_refused(threshold):
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        lsh_bands(threshold)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        Deduplicate(None, threshold)
+
+
+# ---- near copies
+
+
+def test_the_same_article_with_a_few_edited_words_is_a_near_duplicate():
+    original = article(SEEDS[0].name, seed_text(0))
+    edited = article("in/edited.txt", wrap(edit(seed_text(0), EDITS_000), BANNER_A))
+    assert original.content_sha256 != edited.content_sha256
+    a, b = body_signature(original.body), body_signature(edited.body)
+    assert estimated_jaccard(a, b) > 0.9
+    assert near_duplicate(a, b, THRESHOLD)
+
+
+def test_different_articles_about_the_same_event_are_not_near_duplicates():
+    # Seeds 000 and 001 both report Xi's visit to Moscow; every seed is about Xi and Russia.
+    signatures = [body_signature(article(seed.name, seed.read_text()).body) for seed in SEEDS]
+    for a, b in itertools.combinations(signatures, 2):
+        assert estimated_jaccard(a, b) < 0.05
+        assert not near_duplicate(a, b, THRESHOLD)
+
+
+def sketch(name: str, signature: tuple[int, ...], day: int | None = None, existing=False):
+    date = datetime(2024, 1, day, tzinfo=UTC) if day else None
+    return Sketch(name * 16, date, signature, existing)
+
+
+def signature_sharing(base: tuple[int, ...], slots: int, salt: int) -> tuple[int, ...]:
+    """A signature equal to `base` in its first `slots` slots."""
+    return base[:slots] + tuple(salt * 1_000_003 + i for i in range(len(base) - slots))
+
+
+BASE = tuple(range(NUM_PERM))
+
+
+def test_verified_pairs_keep_only_pairs_at_the_threshold_and_skip_two_old_stories():
+    a = sketch("a", BASE, day=2)
+    b = sketch("b", signature_sharing(BASE, 64, 1), day=1)
+    c = sketch("c", signature_sharing(BASE, 10, 2))
+    old_1, old_2 = sketch("d", BASE, existing=True), sketch("e", BASE, existing=True)
+    edges = verified_pairs([a, b, c, a], 0.5)
+    assert edges == [(b, a, 0.5)]
+    pairs = {
+        (x.article_id[0], y.article_id[0]) for x, y, _ in verified_pairs([old_1, old_2, a], 0.5)
+    }
+    assert pairs == {("d", "a"), ("e", "a")}
+
+
+def test_clusters_are_resolved_transitively_to_the_first_in_keep_order():
+    # a ~ b ~ c, but a and c are too far apart to be a pair: still one cluster, kept a.
+    a = sketch("a", BASE, day=1)
+    b = sketch("b", signature_sharing(BASE, 80, 1), day=2)  # 80 of 128 slots equal to a
+    c = sketch("c", tuple(10**7 + i for i in range(40)) + b.signature[40:])  # 88 equal to b
+    lone_1, lone_2 = sketch("d", (7,) * NUM_PERM), sketch("e", (7,) * NUM_PERM)
+    edges = verified_pairs([a, b, c], 0.5) + verified_pairs([lone_2, lone_1], 0.5)
+    assert [(x.article_id[0], y.article_id[0]) for x, y, _ in edges] == [
+        ("a", "b"),
+        ("b", "c"),
+        ("d", "e"),
+    ]
+    assignments = resolve_clusters(edges)
+    assert [(member[0], kept.article_id[0], sim) for member, kept, sim in assignments] == [
+        ("b", "a", 80 / 128),
+        ("c", "a", 40 / 128),  # below the threshold: c joined through b
+        ("e", "d", 1.0),
+    ]
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.permutations(range(6)), st.booleans())
+def test_clusters_do_not_depend_on_the_order_of_the_pairs(order, reverse):
+    s = [
+        sketch(name, BASE, day=day) for name, day in zip("abcdef", (4, 2, 6, 1, 3, 5), strict=True)
+    ]
+    old = sketch("f", BASE, existing=True)
+    edges = [(s[0], s[1], 0.9), (s[1], s[2], 0.9), (s[3], s[4], 0.9), (s[4], old, 0.9)]
+    edges += [(s[2], s[0], 0.9), (s[5], s[5], 1.0)]
+    shuffled = [edges[i] for i in order]
+    if reverse:
+        shuffled = [(y, x, sim) for x, y, sim in shuffled]
+    result = resolve_clusters(shuffled)
+    assert result == resolve_clusters(edges)
+    assert {m: k.article_id for m, k, _ in result} == {
+        "a" * 16: "b" * 16,
+        "c" * 16: "b" * 16,
+        "d" * 16: "f" * 16,
+        "e" * 16: "f" * 16,
+    }
+
+
+def test_a_story_that_lost_its_cluster_points_all_its_copies_at_the_kept_one():
+    copies = [article("in/a.txt"), article("in/b.txt")]
+    kept, duplicates = resolve_story(copies, (sketch("f", BASE), 0.75))
+    assert kept is None
+    assert {(d.duplicate_of, d.similarity, d.reason) for d in duplicates} == {
+        ("f" * 16, 0.75, "near")
+    }
+    _, duplicates = resolve_story(copies, (sketch("f", BASE, existing=True), 0.75))
+    assert {d.reason for d in duplicates} == {"already_in_output"}
+
+
+def test_index_rows_round_trip_and_only_the_same_sketch_is_compared():
+    entry = index_entry(article("in/a.txt", published_at=datetime(2024, 1, 1, tzinfo=UTC)))
+    (row,) = pa.Table.from_pylist([to_row(entry)], schema=INDEX_SCHEMA).to_pylist()
+    sha, read = existing_sketch(row)
+    assert (sha, read.article_id, read.published_at, read.existing) == (
+        entry.content_sha256,
+        entry.article_id,
+        entry.published_at,
+        True,
+    )
+    assert read.signature == body_signature(BODY)
+    _, other = existing_sketch(row | {"sketch": "minhash-something-else"})
+    assert other.signature == ()
+    _, from_articles = existing_sketch({k: row[k] for k in ("content_sha256", "article_id")})
+    assert from_articles.signature == ()
+
+
+# ---- the composite
+
+
+def write_existing(folder: Path, articles: list[Article], index: list[Article]) -> None:
+    partition = folder / "articles" / "published_date=unknown" / "source=unknown"
+    partition.mkdir(parents=True)
+    rows = [to_row(a) for a in articles]
+    pq.write_table(pa.Table.from_pylist(rows, schema=ARTICLE_SCHEMA), partition / "part-0.parquet")
+    (folder / "_index").mkdir()
+    entries = [to_row(index_entry(a)) for a in index]
+    pq.write_table(
+        pa.Table.from_pylist(entries, schema=INDEX_SCHEMA), folder / "_index" / "part-0.parquet"
+    )
+
+
+def test_deduplicate_composite_exact_near_and_already_in_output(tmp_path):
+    old_exact = article("old/exact.txt", seed_text(3))
+    old_near = article("old/near.txt", seed_text(4))
+    write_existing(tmp_path, [old_exact, old_near], [old_exact, old_near])
+
+    seed_0 = article(SEEDS[0].name, seed_text(0), datetime(2023, 3, 17, tzinfo=UTC))
+    new = [
+        seed_0,
+        article("in/0-banner.txt", wrap(seed_text(0), BANNER_B)),  # exact copy of seed 0
+        article("in/0-edited.txt", wrap(edit(seed_text(0), EDITS_000), BANNER_A)),  # near
+        article("in/0-edited-copy.txt", edit(seed_text(0), EDITS_000)),  # exact copy of the near
+        article(SEEDS[1].name, seed_text(1)),  # same event, another article
+        article("in/3-copy.txt", wrap(seed_text(3), BANNER_A)),  # in the output, exact
+        article("in/4-edited.txt", seed_text(4).replace("mutual support", "shared support")),
+    ]
+    ids = {a.source_uri: a.article_id for a in new}
     with TestPipeline() as p:
-        kept, duplicates = (
-            p
-            | beam.Create(copies)
-            | Deduplicate(str(tmp_path / "articles" / "*" / "*" / "*.parquet"))
+        kept, duplicates = p | beam.Create(new) | Deduplicate(str(tmp_path), THRESHOLD)
+        assert_that(
+            kept | beam.Map(lambda a: a.source_uri),
+            equal_to([SEEDS[0].name, SEEDS[1].name]),
+            label="kept",
         )
         assert_that(
-            kept | beam.Map(lambda a: a.source_uri), equal_to(["in/other.txt"]), label="kept"
-        )
-        assert_that(
-            duplicates | beam.Map(lambda d: (d.source_uri, d.duplicate_of)),
-            equal_to([("in/a.txt", old.article_id), ("in/b.txt", old.article_id)]),
+            duplicates | beam.Map(lambda d: (d.source_uri, d.duplicate_of, d.reason)),
+            equal_to(
+                [
+                    ("in/0-banner.txt", ids[SEEDS[0].name], "exact"),
+                    ("in/0-edited.txt", ids[SEEDS[0].name], "near"),
+                    ("in/0-edited-copy.txt", ids[SEEDS[0].name], "near"),
+                    ("in/3-copy.txt", old_exact.article_id, "already_in_output"),
+                    ("in/4-edited.txt", old_near.article_id, "already_in_output"),
+                ]
+            ),
             label="duplicates",
         )
+        assert_that(
+            duplicates
+            | beam.Map(lambda d: (d.source_uri, d.similarity == 1.0, d.similarity >= THRESHOLD)),
+            equal_to(
+                [
+                    ("in/0-banner.txt", True, True),
+                    ("in/0-edited.txt", False, True),
+                    ("in/0-edited-copy.txt", False, True),
+                    ("in/3-copy.txt", True, True),
+                    ("in/4-edited.txt", False, True),
+                ]
+            ),
+            label="similarities",
+        )
+
+
+def test_deduplicate_without_an_earlier_output_keeps_one_per_story():
+    copies = [article("in/a.txt"), article("in/b.txt"), article("in/c.txt", seed_text(2))]
+    with TestPipeline() as p:
+        kept, duplicates = p | beam.Create(copies) | Deduplicate(None)
+        assert_that(
+            kept | beam.Map(lambda a: a.article_id),
+            equal_to([min(copies[0].article_id, copies[1].article_id), copies[2].article_id]),
+            label="kept",
+        )
+        assert_that(duplicates | beam.Map(lambda d: d.reason), equal_to(["exact"]), label="dups")

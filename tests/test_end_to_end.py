@@ -29,6 +29,7 @@ def test_seeds_become_five_articles_in_hive_partitions(seeds_output):
         "entities": 0,
         "rejected_by_stage": {},
         "rejected_by_reason": {},
+        "duplicates_by_reason": {},
     }
     assert manifest["counts"]["entities"] > 50
     assert len(manifest["inputs"]) == 5
@@ -75,6 +76,7 @@ def test_running_again_into_the_same_output_never_doubles_rows(seeds_output, tmp
     assert result.returncode == 0, result.stderr
     counts = read_manifest(output)["counts"]
     assert (counts["read"], counts["written"], counts["duplicates"]) == (5, 0, 5)
+    assert counts["duplicates_by_reason"] == {"already_in_output": 5}
     articles = ds.dataset(output / "articles", partitioning="hive").to_table()
     assert articles.num_rows == 5
     duplicates = ds.dataset(output / "duplicates").to_table().to_pylist()

@@ -80,11 +80,12 @@ def test_manifest_counts_add_up():
         ["b", "a"],
         documents=7,
         reject_counts=[(("read", "empty_file"), 2), (("validate", "too_short"), 1)],
-        duplicates=1,
+        duplicate_counts=[("exact", 1)],
         files=[("articles", "x/1", 3), ("articles", "x/2", 2), ("entities", "e/1", 9)],
     )
     counts = manifest.counts
     assert (counts.read, counts.written, counts.rejected, counts.duplicates) == (9, 5, 3, 1)
     assert counts.read == counts.written + counts.rejected + counts.duplicates
     assert counts.rejected_by_stage == {"read": 2, "validate": 1}
+    assert counts.duplicates_by_reason == {"exact": 1}
     assert manifest.inputs == ["a", "b"] and manifest.files["articles"] == ["x/1", "x/2"]

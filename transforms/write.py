@@ -138,10 +138,11 @@ def build_manifest(
     inputs: list[str],
     documents: int,
     reject_counts: list[tuple[tuple[str, str], int]],
-    duplicates: int,
+    duplicate_counts: list[tuple[str, int]],
     files: list[tuple[str, str, int]],
 ) -> Manifest:
-    """The run's ledger. `read` counts every input record: documents read plus read rejects."""
+    """The run's ledger. `read` counts every input record: documents read plus read rejects;
+    `duplicate_counts` is (reason, count) per duplicate reason."""
     by_stage: Counter[str] = Counter()
     by_reason: Counter[str] = Counter()
     for (stage, reason), count in reject_counts:
@@ -156,10 +157,11 @@ def build_manifest(
         read=documents + by_stage["read"],
         written=rows["articles"],
         rejected=sum(by_stage.values()),
-        duplicates=duplicates,
+        duplicates=sum(count for _, count in duplicate_counts),
         entities=rows["entities"],
         rejected_by_stage=dict(sorted(by_stage.items())),
         rejected_by_reason=dict(sorted(by_reason.items())),
+        duplicates_by_reason=dict(sorted(duplicate_counts)),
     )
     return Manifest(
         run_id=run_id,
@@ -183,7 +185,7 @@ class WriteManifest(beam.PTransform):
     def expand(self, ledger: dict[str, beam.PCollection]):
         output, run_id, started_at = self._output, self._run_id, self._started_at
 
-        def write(_: None, inputs, documents, reject_counts, duplicates, files) -> Manifest:
+        def write(_: None, inputs, documents, reject_counts, duplicate_counts, files) -> Manifest:
             manifest = build_manifest(
                 run_id,
                 started_at,
@@ -191,7 +193,7 @@ class WriteManifest(beam.PTransform):
                 inputs,
                 documents,
                 reject_counts,
-                duplicates,
+                duplicate_counts,
                 files,
             )
             write_json(FileSystems.join(output, MANIFEST), manifest)
@@ -213,8 +215,10 @@ class WriteManifest(beam.PTransform):
                     | "RejectReasons" >> beam.Map(lambda r: (r.stage, r.reason))
                     | "CountRejects" >> count.PerElement()
                 ),
-                duplicates=beam.pvalue.AsSingleton(
-                    ledger["duplicates"] | "CountDuplicates" >> count.Globally()
+                duplicate_counts=beam.pvalue.AsList(
+                    ledger["duplicates"]
+                    | "DuplicateReasons" >> beam.Map(lambda d: d.reason)
+                    | "CountDuplicates" >> count.PerElement()
                 ),
                 files=beam.pvalue.AsList(ledger["files"]),
             )
