@@ -11,7 +11,7 @@ import secrets
 from datetime import UTC, datetime
 
 import apache_beam as beam
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from pipeline.options import NewsbeamOptions
 from schemas import (
@@ -45,7 +45,8 @@ def build_pipeline(options: PipelineOptions) -> beam.Pipeline:
     output = nb.output
 
     p = beam.Pipeline(options=options)
-    paths = p | "MatchInputs" >> MatchInputs(nb.input)
+    on_dask = (options.view_as(StandardOptions).runner or "").endswith("DaskRunner")
+    paths = p | "MatchInputs" >> MatchInputs(nb.input, match_now=on_dask)
     documents, read_rejects = paths | "ReadDocuments" >> ReadDocuments(nb.max_bytes)
     drafts, extract_rejects = documents | "ExtractArticles" >> ExtractArticles()
     articles, invalid = drafts | "ValidateArticles" >> ValidateArticles(nb.min_words)

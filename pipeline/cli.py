@@ -33,7 +33,8 @@ from transforms.write import MANIFEST
 
 EXIT_USAGE = 2
 EXIT_UNBALANCED = 3
-DASK_RUNNER = "apache_beam.runners.dask.dask_runner.DaskRunner"
+DASK_RUNNER = "pipeline.dask_runner.DaskRunner"
+DASK_PARTITIONS_PER_WORKER = 4
 
 
 class UsageError(Exception):
@@ -130,21 +131,32 @@ def run_on_dask(pipeline_args: list[str], workers: int) -> None:
     from apache_beam.runners.dask.dask_runner import DaskOptions
 
     pipeline_args = [*pipeline_args, f"--runner={DASK_RUNNER}"]
-    address = PipelineOptions(pipeline_args).view_as(DaskOptions).address
+    dask_options = PipelineOptions(pipeline_args).view_as(DaskOptions)
     try:
-        if address:
-            check_hash_seeds(address)
-            build_pipeline(PipelineOptions(pipeline_args)).run().wait_until_finish()
+        if dask_options.address:
+            _run_dask(pipeline_args, check_hash_seeds(dask_options.address), dask_options)
             return
-        with local_cluster(workers) as local_address:
+        with local_cluster(workers) as address:
             print(
-                f"newsbeam: started a local Dask cluster of {workers} workers at {local_address}",
+                f"newsbeam: started a local Dask cluster of {workers} workers at {address}",
                 file=sys.stderr,
             )
-            options = PipelineOptions([*pipeline_args, f"--dask_client_address={local_address}"])
-            build_pipeline(options).run().wait_until_finish()
+            _run_dask([*pipeline_args, f"--dask_client_address={address}"], workers, dask_options)
     except ClusterError as error:
         raise UsageError(str(error)) from error
+
+
+def _run_dask(pipeline_args: list[str], workers: int, dask_options) -> None:
+    if not (dask_options.npartitions or dask_options.partition_size):
+        # Enough partitions for every worker to have work: Beam's default puts up to 128
+        # inputs in one partition, which leaves a small run on a single worker.
+        partitions = DASK_PARTITIONS_PER_WORKER * workers
+        pipeline_args = [*pipeline_args, f"--dask_npartitions={partitions}"]
+    result = build_pipeline(PipelineOptions(pipeline_args)).run()
+    try:
+        result.wait_until_finish()
+    finally:
+        result.client.close()
 
 
 def run(argv: Sequence[str]) -> int:
@@ -170,7 +182,7 @@ def run(argv: Sequence[str]) -> int:
     runner = PipelineOptions(pipeline_args).view_as(StandardOptions).runner or "DirectRunner"
     print(f"newsbeam: {len(files)} input files matched; running on {runner} …", file=sys.stderr)
     started = time.monotonic()
-    if runner in ("DaskRunner", DASK_RUNNER):
+    if runner.endswith("DaskRunner"):
         run_on_dask(pipeline_args, args.dask_workers)
     else:
         build_pipeline(PipelineOptions(pipeline_args)).run().wait_until_finish()
@@ -193,6 +205,11 @@ def run(argv: Sequence[str]) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # Beam configures the root logger at INFO when it is imported; a run should print only what
+    # needs attention, and the Dask cluster's own chatter only when it fails.
+    logging.getLogger().setLevel(logging.WARNING)
+    logging.getLogger("distributed").setLevel(logging.ERROR)
+    logging.getLogger("apache_beam.runners.dask").setLevel(logging.ERROR)
     if not argv or argv[0] != "run":
         _parser().parse_args(argv or ["--help"])
         return EXIT_USAGE

@@ -2,13 +2,16 @@
 
 Beam's Dask runner groups keys with `dask.bag.groupby`, which partitions by Python's `hash()`.
 String hashes differ between processes unless PYTHONHASHSEED is fixed, so on a multi-process
-cluster a GroupByKey on string keys silently splits groups (apache/beam#29365). newsbeam starts
-its local workers with PYTHONHASHSEED=0 and refuses a cluster whose workers disagree.
+cluster a GroupByKey on string keys silently splits groups (apache/beam#29365). Workers started
+by a nanny (`dask worker`, the default) get a fixed PYTHONHASHSEED from distributed; workers
+started with `--no-nanny` do not. newsbeam refuses a cluster whose workers hash strings
+differently, and starts its own local workers with a fixed seed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import Iterator
 
@@ -50,22 +53,32 @@ def check_hash_seeds(address: str, timeout: str = "20s") -> int:
 
 @contextlib.contextmanager
 def local_cluster(workers: int) -> Iterator[str]:
-    """A local Dask cluster of `workers` single-threaded processes; yields its address."""
+    """A local Dask cluster of `workers` single-threaded processes; yields its address.
+
+    Workers inherit PYTHONHASHSEED (see the module docstring) and log only errors."""
+    import dask
     from distributed import LocalCluster
 
-    previous = os.environ.get("PYTHONHASHSEED")
-    os.environ["PYTHONHASHSEED"] = HASH_SEED  # inherited by the worker processes
+    settings = {"PYTHONHASHSEED": HASH_SEED, "DASK_LOGGING__DISTRIBUTED": "error"}
+    previous = {name: os.environ.get(name) for name in settings}
+    os.environ.update(settings)  # inherited by the worker processes
+    logging.getLogger("distributed").setLevel(logging.ERROR)
     try:
-        with LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-        ) as cluster:
+        with (
+            dask.config.set({"logging.distributed": "error"}),
+            LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=":0",
+                silence_logs=logging.ERROR,
+            ) as cluster,
+        ):
             yield cluster.scheduler_address
     finally:
-        if previous is None:
-            os.environ.pop("PYTHONHASHSEED", None)
-        else:
-            os.environ["PYTHONHASHSEED"] = previous
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

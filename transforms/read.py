@@ -18,6 +18,7 @@ import apache_beam as beam
 import charset_normalizer
 from apache_beam.io import fileio
 from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from pydantic import ValidationError
 
@@ -212,14 +213,32 @@ def parse_jsonl(path: str, text: str, encoding: str) -> Iterator[RawDocument | R
         )
 
 
-class MatchInputs(beam.PTransform):
-    """File patterns → distinct matched paths (a file matched by two patterns is read once)."""
+def match_paths(patterns: Iterable[str]) -> list[str]:
+    """The distinct files the patterns match, in order (a file matched twice is listed once)."""
+    paths: dict[str, None] = {}
+    for result in FileSystems.match(list(patterns)):
+        paths.update(
+            dict.fromkeys(m.path for m in result.metadata_list if not m.path.endswith("/"))
+        )
+    return list(paths)
 
-    def __init__(self, patterns: Iterable[str]) -> None:
+
+class MatchInputs(beam.PTransform):
+    """File patterns → distinct matched paths (a file matched by two patterns is read once).
+
+    `match_now`: list the files while building the pipeline and start from them, rather than
+    matching inside it. The Dask runner needs it: it spreads a `Create` over partitions, and a
+    single pattern would put every file in one partition.
+    """
+
+    def __init__(self, patterns: Iterable[str], match_now: bool = False) -> None:
         super().__init__()
         self._patterns = list(patterns)
+        self._match_now = match_now
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection[str]:
+        if self._match_now:
+            return pbegin | "ListFiles" >> beam.Create(match_paths(self._patterns))
         return (
             pbegin
             | "ListPatterns" >> beam.Create(self._patterns)
