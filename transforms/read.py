@@ -26,6 +26,7 @@ from schemas import RawDocument, Reject
 from schemas.models import JsonlRecord
 from transforms.errors import error_details
 from transforms.routing import SplitOff
+from transforms.timing import stage_timer, timed
 
 KINDS = {".txt": "text", ".html": "html", ".htm": "html", ".jsonl": "jsonl"}
 DEFAULT_MAX_BYTES = 50_000_000
@@ -260,6 +261,7 @@ class ParseFileFn(beam.DoFn):
         self._documents = Metrics.counter("read", "documents")
         self._rejected = Metrics.counter("read", "rejected")
         self._bytes = Metrics.distribution("read", "file_bytes")
+        self._time = stage_timer("read")
 
     def process(self, readable: fileio.ReadableFile):
         path = readable.metadata.path
@@ -278,7 +280,9 @@ class ParseFileFn(beam.DoFn):
             )
             return
         self._bytes.update(len(data))
-        for record in parse_file(path, data, self._max_bytes):
+        with timed(self._time):
+            records = list(parse_file(path, data, self._max_bytes))
+        for record in records:
             (self._rejected if isinstance(record, Reject) else self._documents).inc()
             yield record
 

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from schemas import Article, Reject
 from transforms.errors import error_details
 from transforms.routing import SplitOff
+from transforms.timing import stage_timer, timed
 
 
 def validate_article(fields: dict[str, Any], min_words: int = 1) -> Article | Reject:
@@ -42,9 +43,11 @@ class ValidateArticleFn(beam.DoFn):
         self._valid = Metrics.counter("validate", "valid")
         self._invalid = Metrics.counter("validate", "rejected")
         self._words = Metrics.distribution("validate", "word_count")
+        self._time = stage_timer("validate")
 
     def process(self, fields: dict[str, Any]):
-        result = validate_article(fields, self._min_words)
+        with timed(self._time):
+            result = validate_article(fields, self._min_words)
         if isinstance(result, Reject):
             self._invalid.inc()
             Metrics.counter("validate", f"rejected_{result.reason}").inc()

@@ -29,6 +29,7 @@ from apache_beam.metrics import Metrics
 from pydantic import BaseModel
 
 from schemas import Counts, Manifest, to_row
+from transforms.timing import stage_timer, timed
 
 ROWS_PER_FILE = 100_000
 ROWS_PER_GROUP = 5_000
@@ -77,13 +78,15 @@ class WritePartitionFn(beam.DoFn):
         self._sort_key = sort_key
         self._rows = Metrics.counter("write", f"{table}_rows")
         self._files = Metrics.counter("write", f"{table}_files")
+        self._time = stage_timer("write")
 
     def process(self, element: tuple[str, Iterable[dict[str, Any]]]):
         directory, rows = element
         for number, chunk in enumerate(_chunks(rows, ROWS_PER_FILE)):
             chunk.sort(key=lambda row: str(row[self._sort_key]))
             path = FileSystems.join(directory, f"part-{self._run_id}-{number:05d}.parquet")
-            write_parquet(path, chunk, self._schema)
+            with timed(self._time):
+                write_parquet(path, chunk, self._schema)
             self._rows.inc(len(chunk))
             self._files.inc()
             yield self._table, path, len(chunk)

@@ -1,0 +1,374 @@
+"""`make bench`: end-to-end throughput and memory of newsbeam against a plain-Python loop.
+
+    python -m pipeline.bench [--docs 1000] [--memory-docs 10000] [--json out/bench.json]
+
+1. Builds news-like documents from the development texts: English paragraphs of different
+   articles recombined (so no two documents are near duplicates), each under a site banner and a
+   headline, followed by a related-news block and a page control — what scrapers leave.
+2. Runs, each in a fresh process so that peak memory is its own:
+   - `loop`: the same work (read, clean, validate, NER, write Parquet) as a plain Python loop over
+     the project's own functions, one process: the limit the pipeline should approach;
+   - `direct`: the pipeline on the DirectRunner, 1 worker (in-process) and 2 workers
+     (multi_processing);
+   - `dask`: the pipeline on a local Dask cluster of 1 and 2 workers;
+   - `direct` with 1 worker again at `--memory-docs`, to see whether memory grows with the corpus.
+3. Prints a table (docs/s, words/s, time per stage, peak RSS) and writes the results as JSON.
+
+Benchmarks print figures; tests never assert timings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+_WORD = re.compile(r"\w+")
+BANNERS = [
+    "Spread the love",
+    "Sign up for our newsletter to get the latest headlines in your inbox every morning.",
+    "Follow us on Facebook and Twitter",
+    "Share this article",
+    "Advertisement",
+]
+PARAGRAPHS_PER_DOCUMENT = 6
+STAGES = ("read", "extract", "validate", "enrich", "write")
+
+
+def english_paragraphs(benchmark: Path) -> list[str]:
+    """The development texts' English paragraphs of 25 words or more."""
+    import py3langid
+
+    truth = json.loads((benchmark / "ground-truth.json").read_text())
+    paragraphs = []
+    for record in truth.values():
+        for paragraph in re.split(r"\n\s*\n|\n", record["articleBody"]):
+            paragraph = " ".join(paragraph.split())
+            if len(_WORD.findall(paragraph)) >= 25 and py3langid.classify(paragraph)[0] == "en":
+                paragraphs.append(paragraph)
+    return sorted(set(paragraphs))
+
+
+def headline(paragraph: str) -> str:
+    words = paragraph.split()[:8]
+    return " ".join(w.strip('.,;:!?"“”') for w in words).strip().title()
+
+
+def make_document(rng: random.Random, pool: list[str]) -> str:
+    body = rng.sample(pool, PARAGRAPHS_PER_DOCUMENT)
+    teasers = rng.sample(pool, 2)
+    lines = [rng.choice(BANNERS), "", headline(body[0]), ""]
+    for paragraph in body:
+        lines += [paragraph, ""]
+    lines.append("Related Stories")
+    for teaser in teasers:
+        lines += [" ".join(teaser.split()[:18]) + "…", "Read more »"]
+    lines += ["", "Back to top button"]
+    return "\n".join(lines)
+
+
+def build_corpus(folder: Path, documents: int, benchmark: Path, seed: int = 7) -> dict:
+    """Write `documents` distinct .txt files into `folder`; returns their count and words."""
+    pool = english_paragraphs(benchmark)
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    words = 0
+    for number in range(documents):
+        text = make_document(rng, pool)
+        words += len(_WORD.findall(text))
+        (folder / f"doc-{number:06d}.txt").write_text(text)
+    return {"documents": documents, "input_words": words, "paragraph_pool": len(pool)}
+
+
+def peak_rss_mb() -> dict[str, float]:
+    """Peak resident memory of this process and of its largest child, in MiB."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"peak_rss_mb": round(own, 1), "peak_child_rss_mb": round(children, 1)}
+
+
+# --- one measurement, in its own process ------------------------------------------------------
+
+
+def measure_loop(corpus: Path, output: Path, batch_size: int = 64) -> dict:
+    """The work of the pipeline as a plain loop: read, clean, validate, NER, write."""
+    from schemas import ARTICLE_SCHEMA, ENTITY_SCHEMA, Article, to_row
+    from transforms.enrich import DEFAULT_MODEL, entities_from_spans, entity_rows, load_ner
+    from transforms.extract import article_fields, page_text
+    from transforms.read import parse_file
+    from transforms.validate import validate_article
+    from transforms.write import partition_dir, write_parquet
+
+    seconds: dict[str, float] = defaultdict(float)
+
+    def timed(stage, fn, *args):
+        started = time.perf_counter()
+        result = fn(*args)
+        seconds[stage] += time.perf_counter() - started
+        return result
+
+    started = time.perf_counter()
+    nlp = load_ner(DEFAULT_MODEL)
+    articles: list[Article] = []
+    for path in sorted(corpus.glob("*.txt")):
+        records = timed("read", lambda p: list(parse_file(str(p), p.read_bytes())), path)
+        for doc in records:
+            fields = timed("extract", lambda d: article_fields(page_text(d)), doc)
+            article = timed("validate", validate_article, fields, 20)
+            if isinstance(article, Article):
+                articles.append(article)
+    enriched = []
+    for start in range(0, len(articles), batch_size):
+        batch = articles[start : start + batch_size]
+        docs = timed(
+            "enrich", lambda b: list(nlp.pipe([a.body for a in b], batch_size=len(b))), batch
+        )
+        for article, doc in zip(batch, docs, strict=True):
+            spans = [(e.text, e.label_, e.start_char, e.end_char) for e in doc.ents]
+            enriched.append(article.model_copy(update={"entities": entities_from_spans(spans)}))
+    partitions: dict[str, list] = defaultdict(list)
+    entities: dict[str, list] = defaultdict(list)
+    for article in enriched:
+        partitions[
+            partition_dir(
+                str(output),
+                "articles",
+                [("published_date", article.published_date), ("source", article.source)],
+            )
+        ].append(to_row(article))
+        entities[
+            partition_dir(str(output), "entities", [("published_date", article.published_date)])
+        ].extend(to_row(row) for row in entity_rows(article))
+    for folder, rows in [*partitions.items(), *entities.items()]:
+        schema = ARTICLE_SCHEMA if "/articles/" in folder else ENTITY_SCHEMA
+        timed("write", write_parquet, f"{folder}/part-loop-00000.parquet", rows, schema)
+    total = time.perf_counter() - started
+    return {
+        "written": len(enriched),
+        "seconds": total,
+        "stage_seconds": dict(seconds),
+        "words": sum(a.word_count for a in enriched),
+    }
+
+
+def measure_pipeline(corpus: Path, output: Path, runner: str, workers: int) -> dict:
+    """The newsbeam pipeline on `runner` with `workers` workers."""
+    from apache_beam.metrics.metric import MetricsFilter
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from pipeline.build import build_pipeline
+    from transforms.timing import METRIC
+
+    args = ["--input", f"{corpus}/*.txt", "--output", str(output)]
+    started = time.perf_counter()
+    if runner == "dask":
+        from pipeline.cli import DASK_PARTITIONS_PER_WORKER, DASK_RUNNER
+        from pipeline.cluster import local_cluster
+
+        with local_cluster(workers) as address:
+            cluster_started = time.perf_counter()
+            options = PipelineOptions(
+                [
+                    *args,
+                    f"--runner={DASK_RUNNER}",
+                    f"--dask_client_address={address}",
+                    f"--dask_npartitions={DASK_PARTITIONS_PER_WORKER * workers}",
+                ]
+            )
+            result = build_pipeline(options).run()
+            result.wait_until_finish()
+            result.client.close()
+            seconds = time.perf_counter() - cluster_started
+        stage_seconds = {}
+    else:
+        mode = (
+            ["--direct_running_mode=multi_processing", f"--direct_num_workers={workers}"]
+            if workers > 1
+            else []
+        )
+        result = build_pipeline(PipelineOptions([*args, *mode])).run()
+        result.wait_until_finish()
+        seconds = time.perf_counter() - started
+        distributions = result.metrics().query(MetricsFilter().with_name(METRIC))["distributions"]
+        stage_seconds = {d.key.metric.namespace: d.committed.sum / 1e6 for d in distributions}
+    manifest = json.loads((output / "_manifest.json").read_text())
+    words = 0
+    import pyarrow.dataset as ds
+
+    words = sum(
+        ds.dataset(output / "articles", partitioning="hive")
+        .to_table(columns=["word_count"])
+        .column("word_count")
+        .to_pylist()
+    )
+    return {
+        "written": manifest["counts"]["written"],
+        "seconds": seconds,
+        "stage_seconds": stage_seconds,
+        "words": words,
+        "counts": manifest["counts"],
+    }
+
+
+def measure(mode: str, workers: int, corpus: Path) -> dict:
+    with tempfile.TemporaryDirectory(prefix="newsbeam-bench-") as folder:
+        output = Path(folder) / "out"
+        if mode == "loop":
+            result = measure_loop(corpus, output)
+        else:
+            result = measure_pipeline(corpus, output, mode, workers)
+    documents = len(list(corpus.glob("*.txt")))
+    result.update(
+        mode=mode,
+        workers=workers,
+        documents=documents,
+        docs_per_second=round(documents / result["seconds"], 2),
+        words_per_second=round(result["words"] / result["seconds"], 1),
+        seconds=round(result["seconds"], 2),
+        **peak_rss_mb(),
+    )
+    result["stage_seconds"] = {k: round(v, 2) for k, v in result["stage_seconds"].items()}
+    return result
+
+
+# --- the whole benchmark ----------------------------------------------------------------------
+
+
+def run_measurement(mode: str, workers: int, corpus: Path) -> dict:
+    """One measurement in a fresh Python process (its own peak memory, no warm caches)."""
+    command = [sys.executable, "-m", "pipeline.bench", "measure", mode, str(workers), str(corpus)]
+    completed = subprocess.run(command, capture_output=True, text=True, check=False)
+    if completed.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{completed.stderr[-3000:]}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def table(results: dict) -> str:
+    lines = [
+        f"newsbeam bench: {results['corpus']['documents']} documents, "
+        f"{results['corpus']['input_words']:,} input words, {results['cpus']} CPUs",
+        "",
+        f"{'run':<22}{'docs/s':>8}{'words/s':>9}{'vs loop':>9}{'seconds':>9}{'peak RSS MiB':>14}"
+        + "".join(f"{s:>10}" for s in STAGES),
+    ]
+    loop = next(r for r in results["runs"] if r["mode"] == "loop")
+    for run in results["runs"]:
+        name = f"{run['mode']} {run['workers']}w ({run['documents']} docs)"
+        rss = max(run["peak_rss_mb"], run["peak_child_rss_mb"])
+        stages = "".join(f"{run['stage_seconds'].get(s, float('nan')):>10.1f}" for s in STAGES)
+        ratio = run["docs_per_second"] / loop["docs_per_second"]
+        lines.append(
+            f"{name:<22}{run['docs_per_second']:>8.1f}{run['words_per_second']:>9.0f}"
+            f"{ratio:>8.2f}×{run['seconds']:>9.1f}{rss:>14.0f}{stages}"
+        )
+    lines += [
+        "",
+        "stage columns: seconds of work summed over workers (Beam metrics for the "
+        "DirectRunner; the Dask runner reports none).",
+    ]
+    for claim, value in results["claims"].items():
+        lines.append(f"{claim}: {value}")
+    return "\n".join(lines)
+
+
+def claims(runs: list[dict]) -> dict[str, str]:
+    def find(mode: str, workers: int, documents: int) -> dict | None:
+        return next(
+            (
+                r
+                for r in runs
+                if (r["mode"], r["workers"], r["documents"]) == (mode, workers, documents)
+            ),
+            None,
+        )
+
+    loop = next(r for r in runs if r["mode"] == "loop")
+    small = loop["documents"]
+    out = {}
+    one, two = find("direct", 1, small), find("direct", 2, small)
+    if one:
+        out["DirectRunner 1 worker vs plain loop"] = (
+            f"{one['docs_per_second'] / loop['docs_per_second']:.2f}× the loop's docs/s"
+        )
+    if one and two:
+        out["DirectRunner 2 workers vs 1"] = (
+            f"{two['docs_per_second'] / one['docs_per_second']:.2f}×"
+        )
+    dask_one, dask_two = find("dask", 1, small), find("dask", 2, small)
+    if dask_one and dask_two:
+        out["Dask 2 workers vs 1"] = (
+            f"{dask_two['docs_per_second'] / dask_one['docs_per_second']:.2f}×"
+        )
+    big = [
+        r for r in runs if r["mode"] == "direct" and r["workers"] == 1 and r["documents"] > small
+    ]
+    if one and big:
+        ratio = big[0]["peak_rss_mb"] / one["peak_rss_mb"]
+        out[f"peak RSS at {big[0]['documents']} vs {small} documents"] = (
+            f"{big[0]['peak_rss_mb']:.0f} / {one['peak_rss_mb']:.0f} MiB = {ratio:.2f}×"
+        )
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["measure"]:
+        mode, workers, corpus = argv[1], int(argv[2]), Path(argv[3])
+        print(json.dumps(measure(mode, workers, corpus)))
+        return 0
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline.bench", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--docs", type=int, default=1000, help="documents per throughput run")
+    parser.add_argument(
+        "--memory-docs", type=int, default=10000, help="documents for the memory run (0: skip it)"
+    )
+    parser.add_argument(
+        "--benchmark",
+        type=Path,
+        default=Path("../shared/benchmarks/aeb-dev"),
+        help="development texts to build documents from",
+    )
+    parser.add_argument(
+        "--runs",
+        default="loop:1,direct:1,direct:2,dask:1,dask:2",
+        help="MODE:WORKERS pairs to measure",
+    )
+    parser.add_argument("--json", type=Path, help="also write the results as JSON here")
+    args = parser.parse_args(argv)
+    import os
+
+    with tempfile.TemporaryDirectory(prefix="newsbeam-corpus-") as folder:
+        corpus = Path(folder) / f"docs-{args.docs}"
+        description = build_corpus(corpus, args.docs, args.benchmark)
+        runs = []
+        for pair in args.runs.split(","):
+            mode, workers = pair.split(":")
+            print(
+                f"bench: {mode} with {workers} worker(s) on {args.docs} documents …",
+                file=sys.stderr,
+            )
+            runs.append(run_measurement(mode, int(workers), corpus))
+        if args.memory_docs:
+            big = Path(folder) / f"docs-{args.memory_docs}"
+            build_corpus(big, args.memory_docs, args.benchmark)
+            print(f"bench: direct with 1 worker on {args.memory_docs} documents …", file=sys.stderr)
+            runs.append(run_measurement("direct", 1, big))
+    results = {"corpus": description, "cpus": os.cpu_count(), "runs": runs, "claims": claims(runs)}
+    print(table(results))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
