@@ -35,10 +35,11 @@ def new_run_id(now: datetime | None = None) -> str:
     return f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
 
 
-def build_pipeline(options: PipelineOptions) -> beam.Pipeline:
-    """The whole newsbeam pipeline for `options`; the caller runs it."""
+def build_pipeline(options: PipelineOptions, files: list[str] | None = None) -> beam.Pipeline:
+    """The whole newsbeam pipeline for `options`; the caller runs it. `files`, when given, are
+    the inputs (already matched), instead of matching the --input patterns."""
     nb = options.view_as(NewsbeamOptions)
-    if not nb.input or not nb.output:
+    if not (nb.input or files) or not nb.output:
         raise ValueError("newsbeam needs --input PATTERN and --output DIR")
     started_at = datetime.now(UTC)
     run_id = nb.run_id or new_run_id(started_at)
@@ -46,7 +47,10 @@ def build_pipeline(options: PipelineOptions) -> beam.Pipeline:
 
     p = beam.Pipeline(options=options)
     on_dask = (options.view_as(StandardOptions).runner or "").endswith("DaskRunner")
-    paths = p | "MatchInputs" >> MatchInputs(nb.input, match_now=on_dask)
+    if files is not None:
+        paths = p | "ListInputs" >> beam.Create(files)
+    else:
+        paths = p | "MatchInputs" >> MatchInputs(nb.input, match_now=on_dask)
     documents, read_rejects = paths | "ReadDocuments" >> ReadDocuments(nb.max_bytes)
     drafts, extract_rejects = documents | "ExtractArticles" >> ExtractArticles()
     articles, invalid = drafts | "ValidateArticles" >> ValidateArticles(nb.min_words)

@@ -29,12 +29,16 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from pipeline.build import build_pipeline
 from pipeline.cluster import ClusterError, check_hash_seeds, local_cluster
 from pipeline.options import NewsbeamOptions
+from pipeline.runs import print_chunk, run_in_chunks
 from transforms.write import MANIFEST
 
 EXIT_USAGE = 2
 EXIT_UNBALANCED = 3
 DASK_RUNNER = "pipeline.dask_runner.DaskRunner"
 DASK_PARTITIONS_PER_WORKER = 4
+LOCAL_RUNNERS = frozenset(
+    {"DirectRunner", "SwitchingDirectRunner", "BundleBasedDirectRunner", "FnApiRunner"}
+)
 
 
 class UsageError(Exception):
@@ -163,6 +167,8 @@ def run(argv: Sequence[str]) -> int:
     args, _beam_args = _parser().parse_known_args(argv)
     if not args.input or not args.output:
         raise UsageError("newsbeam run needs --input PATTERN and --output DIR")
+    if args.chunk_files < 0:
+        raise UsageError("--chunk-files must be 0 (all at once) or positive")
     if min(args.batch_size, args.min_words, args.max_bytes, args.dask_workers) < 1:
         raise UsageError(
             "--batch-size, --min-words, --max-bytes and --dask-workers must be positive"
@@ -184,6 +190,10 @@ def run(argv: Sequence[str]) -> int:
     started = time.monotonic()
     if runner.endswith("DaskRunner"):
         run_on_dask(pipeline_args, args.dask_workers)
+    elif runner in LOCAL_RUNNERS:
+        run_in_chunks(
+            pipeline_args, files, args.output, args.chunk_files, args.run_id, on_chunk=print_chunk
+        )
     else:
         build_pipeline(PipelineOptions(pipeline_args)).run().wait_until_finish()
     seconds = time.monotonic() - started

@@ -9,6 +9,7 @@ from transforms.enrich import DEFAULT_MODEL
 from transforms.read import DEFAULT_MAX_BYTES
 
 DEFAULT_MIN_WORDS = 20
+DEFAULT_CHUNK_FILES = 1000
 
 
 class NewsbeamOptions(PipelineOptions):
@@ -72,6 +73,15 @@ class NewsbeamOptions(PipelineOptions):
             default=None,
             help="earlier newsbeam output whose stories are not written again "
             "(default: the --output folder itself)",
+        )
+        parser.add_argument(
+            "--chunk-files",
+            dest="chunk_files",
+            type=int,
+            default=DEFAULT_CHUNK_FILES,
+            help="local runs (DirectRunner) process the matched files this many at a time, each "
+            "chunk a pipeline run, so memory stays flat on any input size; 0: all at once "
+            f"(default: {DEFAULT_CHUNK_FILES})",
         )
         parser.add_argument(
             "--run-id",

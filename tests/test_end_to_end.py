@@ -160,3 +160,30 @@ def test_the_newsbeam_command_is_installed():
     newsbeam = Path(sys.executable).with_name("newsbeam")
     result = subprocess.run([newsbeam, "run", "--help"], capture_output=True, text=True, check=True)
     assert "--input" in result.stdout and "--spacy-model" in result.stdout
+
+
+def test_a_run_in_chunks_writes_what_one_pass_writes(seeds_output, tmp_path):
+    output = tmp_path / "out"
+    result = run_cli(
+        "run",
+        "--input",
+        str(ROOT / "seeds" / "*.txt"),
+        "--output",
+        str(output),
+        "--chunk-files",
+        "2",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "chunk 3/3" in result.stderr
+    counts = read_manifest(output)["counts"]
+    assert (counts["read"], counts["written"], counts["rejected"], counts["duplicates"]) == (
+        5,
+        5,
+        0,
+        0,
+    )
+    columns = ["article_id", "body", "source", "published_date"]
+    chunked = ds.dataset(output / "articles", partitioning="hive").to_table(columns=columns)
+    whole = ds.dataset(seeds_output / "articles", partitioning="hive").to_table(columns=columns)
+    assert sorted(chunked.to_pylist(), key=str) == sorted(whole.to_pylist(), key=str)
+    assert len(read_manifest(output)["inputs"]) == 5

@@ -14,7 +14,7 @@ from schemas import ARTICLE_SCHEMA, REJECT_SCHEMA, Article, Reject
 from tests.test_extract import PARAGRAPHS, doc
 from transforms.extract import extract_article
 from transforms.validate import validate_article
-from transforms.write import WriteParquet, build_manifest, write_parquet
+from transforms.write import WriteParquet, build_manifest, merge_manifests, write_parquet
 
 
 def article(uri: str, source: str, published_at: datetime | None) -> Article:
@@ -89,3 +89,30 @@ def test_manifest_counts_add_up():
     assert counts.rejected_by_stage == {"read": 2, "validate": 1}
     assert counts.duplicates_by_reason == {"exact": 1}
     assert manifest.inputs == ["a", "b"] and manifest.files["articles"] == ["x/1", "x/2"]
+
+
+def test_chunk_ledgers_merge_into_one():
+    def part(run_id, read, written, rejected, files):
+        return build_manifest(
+            run_id,
+            datetime(2024, 1, 1, tzinfo=UTC),
+            datetime(2024, 1, 2, tzinfo=UTC),
+            [f"{run_id}.txt"],
+            documents=read - rejected,
+            reject_counts=[(("read", "empty_file"), rejected)],
+            duplicate_counts=[],
+            files=files,
+        )
+
+    merged = merge_manifests(
+        [
+            part("r-c0001", 3, 3, 0, [("articles", "a/1", 3)]),
+            part("r-c0002", 4, 2, 2, [("articles", "a/2", 2)]),
+        ]
+    )
+    assert merged.run_id == "r"
+    counts = merged.counts
+    assert (counts.read, counts.written, counts.rejected) == (7, 5, 2)
+    assert counts.rejected_by_reason == {"empty_file": 2}
+    assert merged.inputs == ["r-c0001.txt", "r-c0002.txt"]
+    assert merged.files == {"articles": ["a/1", "a/2"]}

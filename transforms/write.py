@@ -176,6 +176,45 @@ def build_manifest(
     )
 
 
+def merge_manifests(parts: list[Manifest]) -> Manifest:
+    """One ledger for a run made of several pipeline runs (chunks): counts added up, inputs and
+    files gathered, from the first start to the last finish."""
+    totals: Counter[str] = Counter()
+    by: dict[str, Counter[str]] = {
+        "rejected_by_stage": Counter(),
+        "rejected_by_reason": Counter(),
+        "duplicates_by_reason": Counter(),
+    }
+    files: dict[str, list[str]] = {}
+    for part in parts:
+        counts = part.counts
+        totals.update(
+            read=counts.read,
+            written=counts.written,
+            rejected=counts.rejected,
+            duplicates=counts.duplicates,
+            entities=counts.entities,
+        )
+        for name, counter in by.items():
+            counter.update(getattr(counts, name))
+        for table, paths in part.files.items():
+            files.setdefault(table, []).extend(paths)
+    counts = Counts(
+        **{
+            name: totals[name] for name in ("read", "written", "rejected", "duplicates", "entities")
+        },
+        **{name: dict(sorted(counter.items())) for name, counter in by.items()},
+    )
+    return Manifest(
+        run_id=parts[0].run_id.rsplit("-c", 1)[0],
+        started_at=min(p.started_at for p in parts),
+        finished_at=max(p.finished_at for p in parts),
+        inputs=sorted(i for p in parts for i in p.inputs),
+        counts=counts,
+        files={table: sorted(paths) for table, paths in sorted(files.items())},
+    )
+
+
 class WriteManifest(beam.PTransform):
     """Writes `_manifest.json` once every table is written (the file list is a side input)."""
 

@@ -1,0 +1,72 @@
+"""Running the pipeline locally: in chunks of input files, so that memory stays flat.
+
+The DirectRunner keeps every grouped PCollection in memory, so one pipeline over a very large
+input holds the corpus. A local run therefore processes its matched files in chunks of
+`--chunk-files`: each chunk is one pipeline run, which deduplicates against what the chunks
+before it wrote (as any run does against its output), and the chunks' ledgers are merged into one
+`_manifest.json`. Per-source templates and the run-wide reconciliation of person names work
+within a chunk. Dataflow and Dask spill grouped data themselves and run as one pipeline.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.runners.runner import PipelineResult
+
+from pipeline.build import build_pipeline, new_run_id
+from schemas import Manifest
+from transforms.write import MANIFEST, merge_manifests, write_json
+
+
+def read_manifest(output: str) -> Manifest:
+    with FileSystems.open(FileSystems.join(output, MANIFEST)) as handle:
+        return Manifest.model_validate(json.load(handle))
+
+
+def run_pipeline(options: PipelineOptions, files: list[str]) -> PipelineResult:
+    result = build_pipeline(options, files=files).run()
+    result.wait_until_finish()
+    return result
+
+
+def run_in_chunks(
+    pipeline_args: list[str],
+    files: list[str],
+    output: str,
+    chunk_files: int,
+    run_id: str | None = None,
+    on_chunk: Callable[[int, int, Manifest], None] | None = None,
+    run: Callable[[PipelineOptions, list[str]], PipelineResult] = run_pipeline,
+) -> Manifest:
+    """Run the pipeline over `files`, `chunk_files` at a time (0: all at once); returns the
+    merged ledger, which is also written to the output's `_manifest.json`. `run` builds and
+    runs one chunk (the benchmark passes one that also collects metrics)."""
+    size = chunk_files if chunk_files > 0 else max(1, len(files))
+    chunks = [files[i : i + size] for i in range(0, len(files), size)] or [[]]
+    run_id = run_id or new_run_id()
+    parts = []
+    for number, chunk in enumerate(chunks, start=1):
+        chunk_id = run_id if len(chunks) == 1 else f"{run_id}-c{number:04d}"
+        options = PipelineOptions([*pipeline_args, f"--run-id={chunk_id}"])
+        run(options, chunk)
+        parts.append(read_manifest(output))
+        if on_chunk is not None:
+            on_chunk(number, len(chunks), parts[-1])
+    manifest = parts[0] if len(parts) == 1 else merge_manifests(parts)
+    if len(parts) > 1:
+        write_json(FileSystems.join(output, MANIFEST), manifest)
+    return manifest
+
+
+def print_chunk(number: int, total: int, manifest: Manifest) -> None:
+    if total > 1:
+        counts = manifest.counts
+        print(
+            f"newsbeam: chunk {number}/{total}: {counts.read} read · {counts.written} written",
+            file=sys.stderr,
+        )
