@@ -2,9 +2,10 @@
 
     python -m pipeline.bench [--docs 1000] [--memory-docs 10000] [--json out/bench.json]
 
-1. Builds news-like documents from the development texts: English paragraphs of different
-   articles recombined (so no two documents are near duplicates), each under a site banner and a
-   headline, followed by a related-news block and a page control — what scrapers leave.
+1. Builds news-like documents from the development texts: English sentences of different
+   articles recombined into paragraphs (so no two documents are near duplicates), each under a
+   site banner and a headline, followed by a related-news block and a page control — what
+   scrapers leave.
 2. Runs, each in a fresh process so that peak memory is its own:
    - `loop`: the same work (read, clean, validate, NER, write Parquet) as a plain Python loop over
      the project's own functions, one process: the limit the pipeline should approach;
@@ -42,31 +43,46 @@ BANNERS = [
     "Advertisement",
 ]
 PARAGRAPHS_PER_DOCUMENT = 6
+SENTENCES_PER_PARAGRAPH = 3
 STAGES = ("read", "extract", "validate", "enrich", "write")
 
 
-def english_paragraphs(benchmark: Path) -> list[str]:
-    """The development texts' English paragraphs of 25 words or more."""
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z“\"])")
+
+
+def english_sentences(benchmark: Path) -> list[str]:
+    """The development texts' English sentences of 8 to 60 words."""
     import py3langid
 
     truth = json.loads((benchmark / "ground-truth.json").read_text())
-    paragraphs = []
+    sentences = set()
     for record in truth.values():
-        for paragraph in re.split(r"\n\s*\n|\n", record["articleBody"]):
+        for paragraph in re.split(r"\n+", record["articleBody"]):
             paragraph = " ".join(paragraph.split())
-            if len(_WORD.findall(paragraph)) >= 25 and py3langid.classify(paragraph)[0] == "en":
-                paragraphs.append(paragraph)
-    return sorted(set(paragraphs))
+            if len(_WORD.findall(paragraph)) < 20 or py3langid.classify(paragraph)[0] != "en":
+                continue
+            for sentence in _SENTENCE_END.split(paragraph):
+                if 8 <= len(_WORD.findall(sentence)) <= 60:
+                    sentences.add(sentence)
+    return sorted(sentences)
 
 
-def headline(paragraph: str) -> str:
-    words = paragraph.split()[:8]
+def headline(sentence: str) -> str:
+    words = sentence.split()[:8]
     return " ".join(w.strip('.,;:!?"“”') for w in words).strip().title()
 
 
 def make_document(rng: random.Random, pool: list[str]) -> str:
-    body = rng.sample(pool, PARAGRAPHS_PER_DOCUMENT)
-    teasers = rng.sample(pool, 2)
+    """Paragraphs of sentences drawn from different articles: two documents share a sentence
+    or two at most, far below the near-duplicate threshold."""
+    sentences = rng.sample(pool, PARAGRAPHS_PER_DOCUMENT * SENTENCES_PER_PARAGRAPH + 2)
+    body = [
+        " ".join(sentences[i : i + SENTENCES_PER_PARAGRAPH])
+        for i in range(
+            0, PARAGRAPHS_PER_DOCUMENT * SENTENCES_PER_PARAGRAPH, SENTENCES_PER_PARAGRAPH
+        )
+    ]
+    teasers = sentences[-2:]
     lines = [rng.choice(BANNERS), "", headline(body[0]), ""]
     for paragraph in body:
         lines += [paragraph, ""]
@@ -79,7 +95,7 @@ def make_document(rng: random.Random, pool: list[str]) -> str:
 
 def build_corpus(folder: Path, documents: int, benchmark: Path, seed: int = 7) -> dict:
     """Write `documents` distinct .txt files into `folder`; returns their count and words."""
-    pool = english_paragraphs(benchmark)
+    pool = english_sentences(benchmark)
     rng = random.Random(seed)
     folder.mkdir(parents=True, exist_ok=True)
     words = 0
@@ -87,7 +103,7 @@ def build_corpus(folder: Path, documents: int, benchmark: Path, seed: int = 7) -
         text = make_document(rng, pool)
         words += len(_WORD.findall(text))
         (folder / f"doc-{number:06d}.txt").write_text(text)
-    return {"documents": documents, "input_words": words, "paragraph_pool": len(pool)}
+    return {"documents": documents, "input_words": words, "sentence_pool": len(pool)}
 
 
 def peak_rss_mb() -> dict[str, float]:
