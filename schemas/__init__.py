@@ -2,6 +2,7 @@
 
 from schemas.arrow import ARTICLE_SCHEMA, DUPLICATE_SCHEMA, ENTITY_SCHEMA, REJECT_SCHEMA, to_row
 from schemas.models import (
+    MAX_BODY_CHARS,
     SCHEMA_VERSION,
     Article,
     Boilerplate,
@@ -13,12 +14,14 @@ from schemas.models import (
     Manifest,
     RawDocument,
     Reject,
+    valid_unicode,
 )
 
 __all__ = [
     "ARTICLE_SCHEMA",
     "DUPLICATE_SCHEMA",
     "ENTITY_SCHEMA",
+    "MAX_BODY_CHARS",
     "REJECT_SCHEMA",
     "SCHEMA_VERSION",
     "Article",
@@ -32,4 +35,5 @@ __all__ = [
     "RawDocument",
     "Reject",
     "to_row",
+    "valid_unicode",
 ]
