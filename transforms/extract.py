@@ -93,7 +93,7 @@ def extract_article(doc: RawDocument, now: datetime | None = None) -> dict[str, 
         cleaned, page = extract_html(doc.content, doc.url)
     else:
         cleaned = clean_text(doc.content, title=doc.title)
-    audit = list(cleaned.boilerplate)
+    audit = [*doc.repairs, *cleaned.boilerplate]  # what Read repaired, then the cleaner
 
     published_at, date_source = None, None
     for candidate, origin in (
