@@ -2,6 +2,9 @@
 
 documents = Read → Extract → Validate → Deduplicate → Enrich → Write Parquet → _manifest.json
 every stage's failures → rejects/, every copy not written → duplicates/
+
+Articles are written after their entity rows, and entity rows and rejects already in the output
+are not written again, so a run killed part-way and run again leaves one row per fact.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from transforms.enrich import EnrichEntities, entity_rows
 from transforms.extract import ExtractArticles
 from transforms.read import MatchInputs, ReadDocuments
 from transforms.validate import ValidateArticles
-from transforms.write import WriteManifest, WriteParquet
+from transforms.write import SkipWritten, WriteManifest, WriteParquet
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -31,6 +34,15 @@ def new_run_id(now: datetime | None = None) -> str:
 def articles_pattern(output: str) -> str:
     """Every article file an earlier run wrote into `output`."""
     return FileSystems.join(output, "articles", "*", "*", "*.parquet")
+
+
+def table_pattern(output: str, table: str, depth: int) -> str:
+    """Every Parquet file of `table` in `output`, `depth` partition levels down."""
+    return FileSystems.join(output, table, *["*"] * depth, "*.parquet")
+
+
+def _after(record, _written_first):
+    return record
 
 
 def build_pipeline(options: PipelineOptions) -> beam.Pipeline:
@@ -61,18 +73,15 @@ def build_pipeline(options: PipelineOptions) -> beam.Pipeline:
     entities = enriched | "EntityRows" >> beam.FlatMap(
         lambda a: [(a.published_date, row) for row in entity_rows(a)]
     )
-    files = (
-        enriched
-        | "WriteArticles"
-        >> WriteParquet(
-            output,
-            "articles",
-            ARTICLE_SCHEMA,
-            run_id,
-            sort_key="article_id",
-            partition=lambda a: [("published_date", a.published_date), ("source", a.source)],
-        ),
+    entity_files = (
         entities
+        | "SkipWrittenEntities"
+        >> SkipWritten(
+            "entities",
+            table_pattern(output, "entities", 1),
+            ["article_id"],
+            key=lambda pair: [pair[1].article_id],
+        )
         | "WriteEntities"
         >> WriteParquet(
             output,
@@ -82,8 +91,29 @@ def build_pipeline(options: PipelineOptions) -> beam.Pipeline:
             sort_key="article_id",
             partition=lambda pair: [("published_date", pair[0])],
             to_dict=lambda pair: to_row(pair[1]),
+        )
+    )
+    files = (
+        enriched
+        | "WaitForEntities" >> beam.Map(_after, beam.pvalue.AsList(entity_files))
+        | "WriteArticles"
+        >> WriteParquet(
+            output,
+            "articles",
+            ARTICLE_SCHEMA,
+            run_id,
+            sort_key="article_id",
+            partition=lambda a: [("published_date", a.published_date), ("source", a.source)],
         ),
+        entity_files,
         rejects
+        | "SkipWrittenRejects"
+        >> SkipWritten(
+            "rejects",
+            table_pattern(output, "rejects", 0),
+            ["source_uri", "stage", "reason", "line"],
+            key=lambda r: [r.source_uri, r.stage, r.reason, r.line],
+        )
         | "WriteRejects"
         >> WriteParquet(
             output, "rejects", REJECT_SCHEMA, run_id, sort_key="source_uri", partition=lambda r: []

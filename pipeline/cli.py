@@ -19,6 +19,7 @@ import argparse
 import importlib.util
 import json
 import logging
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -28,10 +29,12 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 
 from pipeline.build import build_pipeline
 from pipeline.options import NewsbeamOptions
-from transforms.write import MANIFEST
+from transforms.read import file_identity
+from transforms.write import MANIFEST, remove_temporaries
 
 EXIT_USAGE = 2
 EXIT_UNBALANCED = 3
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
 class UsageError(Exception):
@@ -56,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def check_inputs(patterns: Sequence[str]) -> list[str]:
     """Every pattern must match at least one file; returns the distinct matched paths."""
-    matched: dict[str, None] = {}
+    matched: dict[str, str] = {}  # file identity → first path that matched it
     for pattern in patterns:
         try:
             results = FileSystems.match([pattern])[0].metadata_list
@@ -68,8 +71,9 @@ def check_inputs(patterns: Sequence[str]) -> list[str]:
                 f"no file matches --input {pattern!r}. Check the path, and quote the pattern so "
                 "the shell does not expand it (e.g. --input 'data/*.txt')."
             )
-        matched.update(dict.fromkeys(files))
-    return list(matched)
+        for path in files:
+            matched.setdefault(file_identity(path), path)
+    return list(matched.values())
 
 
 def check_output(output: str) -> None:
@@ -83,6 +87,15 @@ def check_output(output: str) -> None:
         raise UsageError(
             f"cannot write to --output {output!r} ({error}). Choose a folder you can write to."
         ) from error
+
+
+def check_run_id(run_id: str | None) -> None:
+    """The run id names files: letters, digits, `.`, `_` and `-` only, so it cannot leave DIR."""
+    if run_id is not None and not RUN_ID.fullmatch(run_id):
+        raise UsageError(
+            f"--run-id {run_id!r} may hold only letters, digits, '.', '_' and '-' "
+            "(at most 100, starting with a letter or digit)"
+        )
 
 
 def check_model(name: str) -> None:
@@ -122,9 +135,17 @@ def run(argv: Sequence[str]) -> int:
         raise UsageError("newsbeam run needs --input PATTERN and --output DIR")
     if args.batch_size < 1 or args.min_words < 1 or args.max_bytes < 1:
         raise UsageError("--batch-size, --min-words and --max-bytes must be positive")
+    check_run_id(args.run_id)
     check_model(args.spacy_model)
     files = check_inputs(args.input)
     check_output(args.output)
+    stale = remove_temporaries(args.output)
+    if stale:
+        print(
+            f"newsbeam: removed {len(stale)} temporary files left in {args.output} by an "
+            "interrupted run",
+            file=sys.stderr,
+        )
 
     options = PipelineOptions(list(argv[1:]) if argv and argv[0] == "run" else list(argv))
     runner = options.view_as(StandardOptions).runner or "DirectRunner"
