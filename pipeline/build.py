@@ -21,7 +21,7 @@ from schemas import ARTICLE_SCHEMA, DUPLICATE_SCHEMA, ENTITY_SCHEMA, REJECT_SCHE
 from transforms.dedup import Deduplicate
 from transforms.enrich import EnrichEntities, entity_rows
 from transforms.extract import ExtractArticles
-from transforms.read import MatchInputs, ReadDocuments
+from transforms.read import MatchInputs, ReadDocuments, display_path
 from transforms.validate import ValidateArticles
 from transforms.write import SkipWritten, WriteManifest, WriteParquet
 
@@ -55,8 +55,8 @@ def build_pipeline(options: PipelineOptions) -> beam.Pipeline:
     output = nb.output
 
     p = beam.Pipeline(options=options)
-    paths = p | "MatchInputs" >> MatchInputs(nb.input)
-    documents, read_rejects = paths | "ReadDocuments" >> ReadDocuments(nb.max_bytes)
+    matched = p | "MatchInputs" >> MatchInputs(nb.input)
+    documents, read_rejects = matched | "ReadDocuments" >> ReadDocuments(nb.max_bytes)
     drafts, extract_rejects = documents | "ExtractArticles" >> ExtractArticles()
     articles, invalid = drafts | "ValidateArticles" >> ValidateArticles(nb.min_words)
     originals, duplicates = articles | "Deduplicate" >> Deduplicate(articles_pattern(output))
@@ -131,7 +131,7 @@ def build_pipeline(options: PipelineOptions) -> beam.Pipeline:
     ) | "CollectFiles" >> beam.Flatten()
 
     _ = {
-        "inputs": paths,
+        "inputs": matched | "NameInputs" >> beam.Map(lambda match: display_path(match.path)),
         "documents": documents,
         "rejects": rejects,
         "duplicates": duplicates,

@@ -14,6 +14,7 @@ from schemas.models import (
     Manifest,
     RawDocument,
     Reject,
+    storable,
     valid_unicode,
 )
 
@@ -34,6 +35,7 @@ __all__ = [
     "Manifest",
     "RawDocument",
     "Reject",
+    "storable",
     "to_row",
     "valid_unicode",
 ]

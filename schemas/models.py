@@ -49,13 +49,15 @@ def valid_unicode(text: str) -> str:
     return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
-def _valid_strings(value: Any) -> Any:
+def storable(value: Any) -> Any:
+    """`value` with `valid_unicode` applied to every string in it (through lists, tuples and
+    dicts). Beam's coders and Parquet both refuse surrogates."""
     if isinstance(value, str):
         return valid_unicode(value)
     if isinstance(value, list | tuple):
-        return type(value)(_valid_strings(v) for v in value)
+        return type(value)(storable(v) for v in value)
     if isinstance(value, dict):
-        return {_valid_strings(k): _valid_strings(v) for k, v in value.items()}
+        return {storable(k): storable(v) for k, v in value.items()}
     return value
 
 
@@ -80,7 +82,7 @@ class _Record(BaseModel):
     @classmethod
     def _storable_text(cls, data: Any) -> Any:
         """Surrogates in any string field are made valid (see `valid_unicode`)."""
-        return _valid_strings(data) if isinstance(data, dict) else data
+        return storable(data) if isinstance(data, dict) else data
 
 
 class Boilerplate(_Record):

@@ -15,7 +15,7 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from schemas import Boilerplate, RawDocument, Reject
+from schemas import Boilerplate, RawDocument, Reject, storable
 from transforms import metadata as meta
 from transforms.cleaner import CleanResult, clean_text
 
@@ -116,7 +116,7 @@ def extract_article(doc: RawDocument, now: datetime | None = None) -> dict[str, 
     source_name = doc.source or page.get("source_name") or cleaned.source_name
     source_name = source_name or meta.source_from_url(url) or page.get("host")
     body = cleaned.body
-    return {
+    fields = {
         "article_id": article_id(doc),
         "source_uri": doc.source_uri,
         "url": url,
@@ -135,6 +135,7 @@ def extract_article(doc: RawDocument, now: datetime | None = None) -> dict[str, 
         "content_sha256": content_sha256(body),
         "ingested_at": now,
     }
+    return storable(fields)  # the cleaner can emit lone surrogates; Beam's coders refuse them
 
 
 class ExtractArticleFn(beam.DoFn):

@@ -27,7 +27,7 @@ from typing import Any
 
 import apache_beam as beam
 from apache_beam.io import fileio
-from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystem import CompressionTypes, FileMetadata
 from apache_beam.metrics import Metrics
 from pydantic import ValidationError
 
@@ -295,26 +295,35 @@ def file_identity(path: str) -> str:
     return os.path.realpath(path)
 
 
-def _spelling_order(path: str) -> tuple[int, str]:
-    return len(path), path
+def _identity_key(metadata: FileMetadata) -> tuple[bytes, FileMetadata]:
+    # Bytes, not str: Beam encodes str elements as strict UTF-8, and a file name that is not
+    # UTF-8 (surrogate-escaped by Python) would fail the whole run.
+    return os.fsencode(file_identity(metadata.path)), metadata
+
+
+def _spelling_order(metadata: FileMetadata) -> tuple[int, bytes]:
+    return len(metadata.path), os.fsencode(metadata.path)
 
 
 class MatchInputs(beam.PTransform):
-    """File patterns → distinct matched paths: a file matched by two patterns, or under two
-    spellings of its path, is read once, under its shortest spelling (so every run agrees)."""
+    """File patterns → FileMetadata of the distinct matched files: a file matched by two patterns,
+    or under two spellings of its path, is read once, under its shortest spelling (so every run
+    agrees). Elements are FileMetadata, never bare paths, so that any file name survives Beam's
+    coders."""
 
     def __init__(self, patterns: Iterable[str]) -> None:
         super().__init__()
         self._patterns = list(patterns)
 
-    def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection[str]:
+    def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection[FileMetadata]:
         return (
             pbegin
             | "ListPatterns" >> beam.Create(self._patterns)
             | "MatchFiles" >> fileio.MatchAll()
-            | "KeyByFile" >> beam.Map(lambda match: (file_identity(match.path), match.path))
+            | "KeyByFile" >> beam.Map(_identity_key)
             | "GroupSpellings" >> beam.GroupByKey()
-            | "TakeOnePath" >> beam.MapTuple(lambda _file, paths: min(paths, key=_spelling_order))
+            | "TakeOneSpelling"
+            >> beam.MapTuple(lambda _file, found: min(found, key=_spelling_order))
         )
 
 
@@ -380,13 +389,13 @@ class ParseFileFn(beam.DoFn):
 
 
 class ReadDocuments(beam.PTransform):
-    """Matched paths → (RawDocuments, Rejects)."""
+    """Matched files (FileMetadata, or paths) → (RawDocuments, Rejects)."""
 
     def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         super().__init__()
         self._max_bytes = max_bytes
 
-    def expand(self, paths: beam.PCollection[str]):
+    def expand(self, paths: beam.PCollection[FileMetadata]):
         results = (
             paths
             | "OpenFiles" >> fileio.ReadMatches(compression=CompressionTypes.UNCOMPRESSED)
