@@ -260,6 +260,22 @@ def build(folder: Path, twenty_mb: bool = True) -> dict[str, Outcome]:
     for number, (_, outcome) in enumerate(feed, start=1):
         expected[f"feed.jsonl#{number}"] = outcome
     put("blank-lines.jsonl", b"\n\n \n", ("rejected", "read", "empty_file"))
+    garbage = bytes(b for b in random.Random(8).randbytes(20_000) if b != 0x0A)
+    put(
+        "binary-line.jsonl",
+        b"\n".join(
+            [
+                json.dumps({"text": story(40)}).encode(),
+                garbage,
+                json.dumps({"text": story(41)}, ensure_ascii=False)
+                .replace("council", "café")
+                .encode("cp1252"),
+            ]
+        ),
+    )
+    expected["binary-line.jsonl#1"] = written
+    expected["binary-line.jsonl#2"] = ("rejected", "read", "invalid_json")
+    expected["binary-line.jsonl#3"] = ("written", body_has("The café of"))
     # Unsupported, duplicates, the same file twice
     put("notes.pdf", b"%PDF-1.4 not an article", ("rejected", "read", "unsupported_kind"))
     put("plain.txt", story(50).encode(), written)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import codecs
 import gzip
 import json
+import random
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -211,6 +212,34 @@ def test_odd_but_readable_lines_are_records(line, expected):
     (doc,) = records("feed.jsonl", line.encode())
     assert doc.content == expected
     assert (doc.url, doc.source, doc.published_at) == (None, None, None)
+
+
+def test_binary_and_legacy_lines_in_a_jsonl_file_cost_only_themselves():
+    garbage = bytes(b for b in random.Random(3).randbytes(30_000) if b != 0x0A)
+    legacy = json.dumps({"text": "Le café de la gare."}, ensure_ascii=False).encode("cp1252")
+    data = b"\n".join([garbage, GOOD.encode(), legacy, GOOD.encode()])
+    found = records("feed.jsonl", data)
+    assert [(r.source_uri, getattr(r, "reason", None)) for r in found] == [
+        ("feed.jsonl#1", "invalid_json"),
+        ("feed.jsonl#2", None),
+        ("feed.jsonl#3", None),
+        ("feed.jsonl#4", None),
+    ]
+    assert found[2].content == "Le café de la gare."
+
+
+def test_a_jsonl_file_of_mostly_binary_lines_is_one_binary_reject():
+    garbage = random.Random(4).randbytes(30_000)
+    assert reasons("feed.jsonl", garbage + b"\n" + GOOD.encode()) == [
+        ("feed.jsonl", "binary_file", None)
+    ]
+
+
+def test_a_truncated_jsonl_gz_with_only_blank_complete_lines_is_one_reject():
+    packed = gzip.compress(b"\n\n" + jsonl(50))
+    assert reasons("feed.jsonl.gz", packed[: len(packed) // 2][:40]) == [
+        ("feed.jsonl.gz", "corrupt_gzip", None)
+    ]
 
 
 def test_a_lone_surrogate_escape_is_replaced_and_audited():

@@ -77,7 +77,9 @@ LEGACY_ENCODINGS = [
 # windows-1254 (Turkish) is not one: it differs from windows-1252 only in Turkish letters.
 _WESTERN_RIVALS = {"cp1250", "cp1257", "cp1258", "latin_1", "iso8859_2", "iso8859_15"}
 _CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f]")
-_CONTROL_OK = frozenset("\t\n\r\f\v\x00")  # NUL is removed, not counted: files get NUL-padded
+# Counted as a sign of binary: C0 controls but white space and NUL (NUL is removed, not counted:
+# files get NUL-padded).
+_BINARY_CONTROL = re.compile("[\x01-\x08\x0e-\x1f]")
 _MOJIBAKE_CONFIG = TextFixerConfig(restore_byte_a0=False, replace_lossy_sequences=False)
 _CERTAIN_STEPS = frozenset({"encode", "decode"})
 AUDIT_CHARS = 300
@@ -108,8 +110,7 @@ def control_share(text: str) -> float:
     sample = text[:20_000]
     if not sample:
         return 0.0
-    controls = sum(1 for c in sample if c < " " and c not in _CONTROL_OK)
-    return controls / len(sample)
+    return len(_BINARY_CONTROL.findall(sample)) / len(sample)
 
 
 def _utf16_without_bom(data: bytes) -> str | None:
@@ -222,6 +223,39 @@ def decode_bytes(data: bytes) -> Decoded:
             _audit(f"{replaced} × U+FFFD", f"undecodable_bytes_replaced:{decoded.encoding}")
         )
     return decoded
+
+
+def decode_lines(data: bytes) -> Decoded:
+    """Decode a line-oriented file (JSONL), where each line is a record of its own: as
+    `decode_bytes` when that works; otherwise line by line (UTF-8 where a line is UTF-8, else the
+    legacy encoding guessed from the other lines, or latin-1), so that binary or oddly encoded
+    lines cost only themselves (the JSON parser rejects them). DecodeError only when most lines
+    are not text."""
+    try:
+        return decode_bytes(data)
+    except DecodeError:
+        pass
+    lines = data.split(b"\n")
+    bad = [line for line in lines if not _is_utf8(line)]
+    try:
+        encoding = detect_legacy_encoding(b"\n".join(bad)) if bad else "utf-8"
+    except DecodeError:
+        encoding = "latin-1"
+    texts = [
+        line.decode("utf-8") if _is_utf8(line) else _decode_replacing(line, encoding)[0]
+        for line in lines
+    ]
+    records = [text for text in texts if text.strip()]
+    binary = sum(control_share(text) > MAX_CONTROL_SHARE for text in records)
+    if not records or 2 * binary > len(records):
+        raise DecodeError(f"{binary} of {len(records)} lines are control bytes, not text")
+    repairs = []
+    if bad:
+        first = _decode_replacing(bad[0], encoding)[0]
+        repairs.append(
+            _audit(f"{len(bad)} lines, the first: {first}", f"lines_decoded_as:{encoding}")
+        )
+    return Decoded("\n".join(texts), f"utf-8+{encoding}" if bad else "utf-8", repairs)
 
 
 def remove_controls(text: str) -> tuple[str, list[Boilerplate]]:

@@ -11,6 +11,8 @@ Hostile input and what it becomes (README "Hostile input" has the whole catalogu
 - a truncated or corrupt gzip stream: `corrupt_gzip`; for JSONL the complete lines before the
   damage are still read, and one reject names the first line lost;
 - text in any encoding is decoded and repaired by `transforms.encoding` (audited);
+- a JSONL file is decoded line by line when it must be, so a binary or oddly encoded line costs
+  only itself;
 - JSONL lines are split on `\\n` only (U+2028 inside a string is text), parsed leniently (raw
   tabs inside strings), and a line that is not an object, nests too deep, or holds a number too
   long to parse is `invalid_json`; wrong field types are `invalid_record` with the field named.
@@ -33,7 +35,7 @@ from pydantic import ValidationError
 
 from schemas import Boilerplate, RawDocument, Reject
 from schemas.models import JsonlRecord
-from transforms.encoding import Decoded, DecodeError, decode_bytes, repair_text
+from transforms.encoding import Decoded, DecodeError, decode_bytes, decode_lines, repair_text
 from transforms.errors import error_details
 
 __all__ = ["DecodeError", "MatchInputs", "ReadDocuments", "decode", "input_kind", "parse_file"]
@@ -151,14 +153,14 @@ def parse_file(
             complete = data.rfind(b"\n") + 1
             lost_from = data[:complete].count(b"\n") + 1
             data = data[:complete]
-    if damage and not data:
-        yield reject("corrupt_gzip", f"cannot decompress: {damage}; re-download the file")
-        return
     if not data.strip(b" \t\r\n\f\v\x00"):
-        yield reject("empty_file", "the file is empty or only white space; nothing to read")
+        if damage:
+            yield reject("corrupt_gzip", f"cannot decompress: {damage}; re-download the file")
+        else:
+            yield reject("empty_file", "the file is empty or only white space; nothing to read")
         return
     try:
-        decoded = decode_bytes(data)
+        decoded = decode_lines(data) if kind == "jsonl" else decode_bytes(data)
     except DecodeError as error:
         yield reject(
             "binary_file",
@@ -167,7 +169,7 @@ def parse_file(
         )
         return
     if kind == "jsonl":
-        yield from parse_jsonl(uri, decoded)
+        yield from parse_jsonl(uri, decoded, report_empty=damage is None)
         if damage:
             yield Reject(
                 source_uri=f"{uri}#{lost_from}",
@@ -199,9 +201,11 @@ def _repaired_field(value: str | None, audit: list[Boilerplate]) -> str | None:
     return text
 
 
-def parse_jsonl(uri: str, decoded: Decoded) -> Iterator[RawDocument | Reject]:
+def parse_jsonl(
+    uri: str, decoded: Decoded, report_empty: bool = True
+) -> Iterator[RawDocument | Reject]:
     """One RawDocument per good line; each bad line is a Reject naming its line number.
-    A file without a single record is one `empty_file` Reject."""
+    A file without a single record is one `empty_file` Reject (when `report_empty`)."""
     records = 0
     for number, line in enumerate(decoded.text.split("\n"), start=1):
         if not line.strip():
@@ -278,7 +282,7 @@ def parse_jsonl(uri: str, decoded: Decoded) -> Iterator[RawDocument | Reject]:
             source=_repaired_field(record.source, []),
             repairs=audit,
         )
-    if records == 0:
+    if records == 0 and report_empty:
         yield Reject(
             source_uri=uri,
             stage="read",

@@ -241,7 +241,7 @@ class SkipWritten(beam.PTransform):
         return (
             (new, written)
             | "MergeWithWritten" >> beam.Flatten()
-            | "GroupByKey" >> beam.GroupByKey()
+            | "GroupWithWritten" >> beam.GroupByKey()
             | "KeepUnwritten" >> beam.ParDo(KeepUnwrittenFn(self._table))
         )
 
