@@ -42,6 +42,7 @@ def table_pattern(output: str, table: str, depth: int) -> str:
 
 
 def _after(record, _written_first):
+    """`record` unchanged; the side input it is given makes Beam finish writing that first."""
     return record
 
 

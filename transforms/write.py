@@ -142,12 +142,13 @@ class WriteParquet(beam.PTransform):
 
 
 def temporary_patterns(output: str, depth: int = 3) -> list[str]:
-    """Patterns matching the temporary files a killed run can leave in `output` (any table, any
-    partition depth); readers never see them, `remove_temporaries` clears them."""
-    patterns = [FileSystems.join(output, f".*{TEMPORARY_SUFFIX}")]
-    for level in range(1, depth + 2):
-        patterns.append(FileSystems.join(output, *["*"] * level, f".*{TEMPORARY_SUFFIX}"))
-    return patterns
+    """Patterns matching the temporary files a killed run can leave in `output`: the manifest's,
+    and those of every table down to `depth` folders (articles/DATE/SOURCE/ is 3). Readers never
+    see them; `remove_temporaries` clears them."""
+    return [
+        FileSystems.join(output, *["*"] * level, f".*{TEMPORARY_SUFFIX}")
+        for level in range(depth + 1)
+    ]
 
 
 def remove_temporaries(output: str) -> list[str]:
