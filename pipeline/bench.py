@@ -187,6 +187,7 @@ def measure_pipeline(
 
     from pipeline.build import build_pipeline
     from pipeline.runs import run_in_chunks, run_pipeline
+    from transforms.read import match_files
     from transforms.timing import METRIC
 
     args = ["--input", f"{corpus}/*.txt", "--output", str(output)]
@@ -225,7 +226,7 @@ def measure_pipeline(
                 stage_seconds[distribution.key.metric.namespace] += distribution.committed.sum / 1e6
             return result
 
-        files = sorted(str(path) for path in corpus.glob("*.txt"))
+        files = match_files([f"{corpus}/*.txt"])
         run_in_chunks([*args, *mode], files, str(output), chunk_files, run=run_chunk)
         seconds = time.perf_counter() - started
     manifest = json.loads((output / "_manifest.json").read_text())

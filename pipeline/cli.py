@@ -19,6 +19,7 @@ import argparse
 import importlib.util
 import json
 import logging
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -30,7 +31,8 @@ from pipeline.build import build_pipeline
 from pipeline.cluster import ClusterError, check_hash_seeds, local_cluster
 from pipeline.options import NewsbeamOptions
 from pipeline.runs import print_chunk, run_in_chunks
-from transforms.write import MANIFEST
+from transforms.read import file_identity, match_files
+from transforms.write import MANIFEST, remove_temporaries
 
 EXIT_USAGE = 2
 EXIT_UNBALANCED = 3
@@ -39,6 +41,7 @@ DASK_PARTITIONS_PER_WORKER = 4
 LOCAL_RUNNERS = frozenset(
     {"DirectRunner", "SwitchingDirectRunner", "BundleBasedDirectRunner", "FnApiRunner"}
 )
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
 class UsageError(Exception):
@@ -63,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def check_inputs(patterns: Sequence[str]) -> list[str]:
     """Every pattern must match at least one file; returns the distinct matched paths."""
-    matched: dict[str, None] = {}
+    matched: dict[str, str] = {}  # file identity → first path that matched it
     for pattern in patterns:
         try:
             results = FileSystems.match([pattern])[0].metadata_list
@@ -75,8 +78,9 @@ def check_inputs(patterns: Sequence[str]) -> list[str]:
                 f"no file matches --input {pattern!r}. Check the path, and quote the pattern so "
                 "the shell does not expand it (e.g. --input 'data/*.txt')."
             )
-        matched.update(dict.fromkeys(files))
-    return list(matched)
+        for path in files:
+            matched.setdefault(file_identity(path), path)
+    return list(matched.values())
 
 
 def check_output(output: str) -> None:
@@ -98,6 +102,15 @@ def check_earlier_output(folder: str) -> None:
         raise UsageError(
             f"--dedup-against {folder!r} is not a newsbeam output (it has no {MANIFEST}). "
             "Give the --output folder of an earlier run."
+        )
+
+
+def check_run_id(run_id: str | None) -> None:
+    """The run id names files: letters, digits, `.`, `_` and `-` only, so it cannot leave DIR."""
+    if run_id is not None and not RUN_ID.fullmatch(run_id):
+        raise UsageError(
+            f"--run-id {run_id!r} may hold only letters, digits, '.', '_' and '-' "
+            "(at most 100, starting with a letter or digit)"
         )
 
 
@@ -178,11 +191,19 @@ def run(argv: Sequence[str]) -> int:
             "--near-duplicate-threshold must be between 0 and 1 (exclusive), "
             f"not {args.near_duplicate_threshold}"
         )
+    check_run_id(args.run_id)
     check_model(args.spacy_model)
     files = check_inputs(args.input)
     check_output(args.output)
     if args.dedup_against:
         check_earlier_output(args.dedup_against)
+    stale = remove_temporaries(args.output)
+    if stale:
+        print(
+            f"newsbeam: removed {len(stale)} temporary files left in {args.output} by an "
+            "interrupted run",
+            file=sys.stderr,
+        )
 
     pipeline_args = list(argv[1:]) if argv and argv[0] == "run" else list(argv)
     runner = PipelineOptions(pipeline_args).view_as(StandardOptions).runner or "DirectRunner"
@@ -192,7 +213,12 @@ def run(argv: Sequence[str]) -> int:
         run_on_dask(pipeline_args, args.dask_workers)
     elif runner in LOCAL_RUNNERS:
         run_in_chunks(
-            pipeline_args, files, args.output, args.chunk_files, args.run_id, on_chunk=print_chunk
+            pipeline_args,
+            match_files(args.input),
+            args.output,
+            args.chunk_files,
+            args.run_id,
+            on_chunk=print_chunk,
         )
     else:
         build_pipeline(PipelineOptions(pipeline_args)).run().wait_until_finish()

@@ -14,6 +14,7 @@ import json
 import sys
 from collections.abc import Callable
 
+from apache_beam.io.filesystem import FileMetadata
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.runners.runner import PipelineResult
@@ -28,7 +29,7 @@ def read_manifest(output: str) -> Manifest:
         return Manifest.model_validate(json.load(handle))
 
 
-def run_pipeline(options: PipelineOptions, files: list[str]) -> PipelineResult:
+def run_pipeline(options: PipelineOptions, files: list[FileMetadata]) -> PipelineResult:
     result = build_pipeline(options, files=files).run()
     result.wait_until_finish()
     return result
@@ -36,12 +37,12 @@ def run_pipeline(options: PipelineOptions, files: list[str]) -> PipelineResult:
 
 def run_in_chunks(
     pipeline_args: list[str],
-    files: list[str],
+    files: list[FileMetadata],
     output: str,
     chunk_files: int,
     run_id: str | None = None,
     on_chunk: Callable[[int, int, Manifest], None] | None = None,
-    run: Callable[[PipelineOptions, list[str]], PipelineResult] = run_pipeline,
+    run: Callable[[PipelineOptions, list[FileMetadata]], PipelineResult] = run_pipeline,
 ) -> Manifest:
     """Run the pipeline over `files`, `chunk_files` at a time (0: all at once); returns the
     merged ledger, which is also written to the output's `_manifest.json`. `run` builds and

@@ -9,6 +9,7 @@ from schemas.arrow import (
     to_row,
 )
 from schemas.models import (
+    MAX_BODY_CHARS,
     SCHEMA_VERSION,
     Article,
     Boilerplate,
@@ -22,6 +23,8 @@ from schemas.models import (
     Provenance,
     RawDocument,
     Reject,
+    storable,
+    valid_unicode,
 )
 
 __all__ = [
@@ -29,6 +32,7 @@ __all__ = [
     "DUPLICATE_SCHEMA",
     "ENTITY_SCHEMA",
     "INDEX_SCHEMA",
+    "MAX_BODY_CHARS",
     "REJECT_SCHEMA",
     "SCHEMA_VERSION",
     "Article",
@@ -43,5 +47,7 @@ __all__ = [
     "Provenance",
     "RawDocument",
     "Reject",
+    "storable",
     "to_row",
+    "valid_unicode",
 ]

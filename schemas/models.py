@@ -4,16 +4,31 @@ RawDocument → (extract) → Article → (enrich) Article with entities → Par
 Anything that fails on the way becomes a Reject; every copy not written becomes a Duplicate;
 every article written also leaves an IndexEntry, so later runs recognise its copies.
 The Arrow schemas in `schemas.arrow` are derived from these classes.
+
+Every record holds only text that Parquet can store: surrogate code points (from JSON escapes
+such as `"\\ud83d"`, literal `\\uXXXX` escapes in scraped text, or file names that are not
+UTF-8) are made valid when a record is built, so one odd string can never stop a write.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 SCHEMA_VERSION = "1"
+MAX_BODY_CHARS = 1_000_000  # = transforms.enrich.MAX_NER_CHARS: entities cover the whole body
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 ArticleId = Annotated[str, Field(pattern=r"^[0-9a-f]{16}$")]
@@ -27,8 +42,56 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def valid_unicode(text: str) -> str:
+    """`text` with its surrogate code points made valid: a high and low pair becomes the character
+    it encodes (`\\ud83d\\ude00` → 😀), a lone one becomes U+FFFD. Other text is returned as is."""
+    if not _SURROGATE.search(text):
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
+def storable(value: Any) -> Any:
+    """`value` with `valid_unicode` applied to every string in it (through lists, tuples and
+    dicts). Beam's coders and Parquet both refuse surrogates."""
+    if isinstance(value, str):
+        return valid_unicode(value)
+    if isinstance(value, list | tuple):
+        return type(value)(storable(v) for v in value)
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    return value
+
+
+def _to_utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("timestamp must carry a time zone")
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as error:
+        raise ValueError(f"timestamp {value.isoformat()} is out of range in UTC") from error
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_to_utc)]
+
+
 class _Record(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable_text(cls, data: Any) -> Any:
+        """Surrogates in any string field are made valid (see `valid_unicode`)."""
+        return storable(data) if isinstance(data, dict) else data
+
+
+class Boilerplate(_Record):
+    """A segment removed from (or rewritten in) the body, and why."""
+
+    kind: str = Field(min_length=1, description="banner, related, caption, encoding_repair, …")
+    text: str
+    rule: str = Field(min_length=1, description="the rule or signal that removed it")
 
 
 class RawDocument(_Record):
@@ -42,6 +105,11 @@ class RawDocument(_Record):
     title: str | None = None
     published_at: datetime | None = None
     source: str | None = None
+    repairs: list[Boilerplate] = Field(
+        default_factory=list,
+        description="what Read repaired in the text (encoding_repair); Extract adds it to the "
+        "article's boilerplate audit",
+    )
 
 
 class JsonlRecord(BaseModel):
@@ -56,19 +124,23 @@ class JsonlRecord(BaseModel):
     published_at: datetime | None = None
     source: str | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_is_absent(cls, data: Any) -> Any:
+        """`"published_at": ""` (common in scraped feeds) means no date, not a bad record."""
+        if not isinstance(data, dict):
+            return data
+        optional = ("url", "title", "published_at", "source")
+        return {
+            k: None if k in optional and isinstance(v, str) and not v.strip() else v
+            for k, v in data.items()
+        }
+
     @model_validator(mode="after")
     def _has_content(self) -> JsonlRecord:
         if not (self.text or "").strip() and not (self.html or "").strip():
             raise ValueError("record has no 'text' or 'html' field with content")
         return self
-
-
-class Boilerplate(_Record):
-    """A segment removed from (or rewritten in) the body, and why."""
-
-    kind: str = Field(min_length=1, description="banner, related, caption, byline, …")
-    text: str
-    rule: str = Field(min_length=1, description="the rule or signal that removed it")
 
 
 class Provenance(_Record):
@@ -104,27 +176,22 @@ class Article(_Record):
     title: str | None = None
     authors: list[str] = Field(default_factory=list)
     contributors: list[str] = Field(default_factory=list)
-    published_at: datetime | None = None
+    published_at: UtcDatetime | None = None
     date_source: str | None = Field(default=None, description="where published_at came from")
     dateline: str | None = None
     provenance: Provenance = Field(default_factory=Provenance)
     language: str | None = Field(default=None, max_length=8)
-    body: str = Field(min_length=1, description="paragraphs separated by a blank line")
+    body: str = Field(
+        min_length=1,
+        max_length=MAX_BODY_CHARS,
+        description="paragraphs separated by a blank line; longer bodies are rejected, not cut",
+    )
     word_count: int = Field(ge=1)
     boilerplate: list[Boilerplate] = Field(default_factory=list)
     entities: list[Entity] = Field(default_factory=list)
     content_sha256: Sha256
     schema_version: str = SCHEMA_VERSION
-    ingested_at: datetime = Field(default_factory=utc_now)
-
-    @field_validator("published_at", "ingested_at")
-    @classmethod
-    def _utc(cls, value: datetime | None) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("timestamp must carry a time zone")
-        return value.astimezone(UTC)
+    ingested_at: UtcDatetime = Field(default_factory=utc_now)
 
     @field_validator("word_count")
     @classmethod
@@ -160,7 +227,7 @@ class Reject(_Record):
     errors: list[ErrorDetail] = Field(default_factory=list)
     line: int | None = Field(default=None, ge=1, description="line number inside a JSONL file")
     excerpt: str = Field(default="", max_length=500)
-    rejected_at: datetime = Field(default_factory=utc_now)
+    rejected_at: UtcDatetime = Field(default_factory=utc_now)
 
 
 class Duplicate(_Record):
@@ -176,7 +243,7 @@ class Duplicate(_Record):
     duplicate_of: ArticleId
     similarity: float = Field(ge=0.0, le=1.0, description="estimated Jaccard; 1.0 when exact")
     reason: Literal["exact", "near", "already_in_output"]
-    detected_at: datetime = Field(default_factory=utc_now)
+    detected_at: UtcDatetime = Field(default_factory=utc_now)
 
 
 class IndexEntry(_Record):

@@ -60,9 +60,13 @@ def test_decode_refuses_binary():
         decode(bytes(range(256)) * 40)
 
 
-def test_decode_drops_stray_nul_bytes():
+def test_nul_bytes_inside_text_are_removed_and_audited():
     text = "Officials met on Tuesday to discuss the budget for the coming year. " * 3
-    assert decode(text.encode()[:30] + b"\x00" + text.encode()[30:])[0] == text
+    (doc,) = parse_file("in/a.txt", text.encode()[:30] + b"\x00" + text.encode()[30:])
+    assert doc.content == text
+    assert [(r.kind, r.rule, r.text) for r in doc.repairs] == [
+        ("encoding_repair", "control_characters_removed", "1 × U+0000")
+    ]
 
 
 def test_a_text_file_is_one_document():

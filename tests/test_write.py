@@ -10,11 +10,18 @@ import pyarrow.parquet as pq
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from schemas import ARTICLE_SCHEMA, REJECT_SCHEMA, Article, Reject
+from schemas import ARTICLE_SCHEMA, REJECT_SCHEMA, Article, Reject, to_row
 from tests.test_extract import PARAGRAPHS, doc
 from transforms.extract import extract_article
 from transforms.validate import validate_article
-from transforms.write import WriteParquet, build_manifest, merge_manifests, write_parquet
+from transforms.write import (
+    SkipWritten,
+    WriteParquet,
+    build_manifest,
+    merge_manifests,
+    remove_temporaries,
+    write_parquet,
+)
 
 
 def article(uri: str, source: str, published_at: datetime | None) -> Article:
@@ -116,3 +123,60 @@ def test_chunk_ledgers_merge_into_one():
     assert counts.rejected_by_reason == {"empty_file": 2}
     assert merged.inputs == ["r-c0001.txt", "r-c0002.txt"]
     assert merged.files == {"articles": ["a/1", "a/2"]}
+
+
+def reject(uri: str, reason: str = "empty_file", line: int | None = None) -> Reject:
+    return Reject(source_uri=uri, stage="read", reason=reason, message=f"{uri}: m", line=line)
+
+
+def test_skip_written_passes_only_rows_not_yet_in_the_output(tmp_path):
+    folder = tmp_path / "rejects"
+    write_parquet(
+        str(folder / "part-old-00000.parquet"),
+        [to_row(reject("a.txt")), to_row(reject("f.jsonl#2", "invalid_json", 2))],
+        REJECT_SCHEMA,
+    )
+    (folder / "part-broken-00000.parquet").write_bytes(b"PAR1 not really parquet")
+    (folder / ".part-killed-00000.parquet.inprogress").write_bytes(b"PAR1 half")
+    new = [
+        reject("a.txt"),  # already written
+        reject("f.jsonl#2", "invalid_json", 2),  # already written
+        reject("f.jsonl#3", "invalid_json", 3),
+        reject("a.txt", "binary_file"),  # same file, another reason: a new fact
+    ]
+    with TestPipeline() as p:
+        kept = (
+            p
+            | beam.Create(new)
+            | SkipWritten(
+                "rejects",
+                str(folder / "*.parquet"),
+                ["source_uri", "stage", "reason", "line"],
+                key=lambda r: [r.source_uri, r.stage, r.reason, r.line],
+            )
+        )
+        assert_that(
+            kept | beam.Map(lambda r: (r.source_uri, r.reason)),
+            equal_to([("f.jsonl#3", "invalid_json"), ("a.txt", "binary_file")]),
+        )
+
+
+def test_temporary_files_of_a_killed_run_are_found_at_every_depth_and_removed(tmp_path):
+    kept = [
+        tmp_path / "articles/published_date=2024-01-01/source=cnn/part-r-00000.parquet",
+        tmp_path / "rejects/part-r-00000.parquet",
+        tmp_path / "_manifest.json",
+    ]
+    stale = [
+        tmp_path / "articles/published_date=2024-01-01/source=cnn/.part-r-00001.parquet.inprogress",
+        tmp_path / "entities/published_date=unknown/.part-r-00000.parquet.inprogress",
+        tmp_path / "rejects/.part-r-00001.parquet.inprogress",
+        tmp_path / "._manifest.json.inprogress",
+    ]
+    for path in kept + stale:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x")
+    assert sorted(remove_temporaries(str(tmp_path))) == sorted(str(p) for p in stale)
+    assert all(p.exists() for p in kept) and not any(p.exists() for p in stale)
+    assert remove_temporaries(str(tmp_path)) == []
+    assert remove_temporaries(str(tmp_path / "does-not-exist")) == []

@@ -17,7 +17,7 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from schemas import Boilerplate, Provenance, RawDocument, Reject
+from schemas import Boilerplate, Provenance, RawDocument, Reject, storable
 from transforms import metadata as meta
 from transforms.cleaner import clean_text, line_keys
 from transforms.routing import SplitOff
@@ -160,7 +160,7 @@ def article_fields(
     now = now or datetime.now(UTC)
     doc, page = text.doc, text.page
     cleaned = clean_text(text.text, title=text.title, template=template)
-    audit = list(cleaned.boilerplate)
+    audit = [*doc.repairs, *cleaned.boilerplate]  # what Read repaired, then the cleaner
 
     published_at, date_source = None, None
     for candidate, origin in (
@@ -202,7 +202,7 @@ def article_fields(
         dateline=cleaned.origins.get("dateline"),
     )
     body = cleaned.body
-    return {
+    fields = {
         "article_id": article_id(doc),
         "source_uri": doc.source_uri,
         "url": url,
@@ -222,6 +222,7 @@ def article_fields(
         "content_sha256": content_sha256(body),
         "ingested_at": now,
     }
+    return storable(fields)  # the cleaner can emit lone surrogates; Beam's coders refuse them
 
 
 def _reject(doc: RawDocument, error: Exception) -> Reject:

@@ -1,47 +1,51 @@
 """Read: match input patterns, open whole files, decode them, and turn them into RawDocuments.
 
-The input kind follows the extension (`.txt`, `.html`/`.htm`, `.jsonl`, each optionally `.gz`).
-Every file or JSONL line that cannot become a RawDocument becomes a Reject at stage "read".
+The input kind follows the extension (`.txt`, `.html`/`.htm`, `.jsonl`, each optionally `.gz`);
+compression follows the bytes (a gzip stream is decompressed whatever the name says, a `.gz` file
+that is not gzip is read as it is). Every file or JSONL line that cannot become a RawDocument
+becomes a Reject at stage "read" naming the file, the line, and what to do. `parse_file` never
+raises and yields at least one record per file, so the ledger can count every input.
+
+Hostile input and what it becomes (README "Hostile input" has the whole catalogue):
+- empty, white-space-only or NUL-only files: `empty_file`; binary files: `binary_file`;
+- a truncated or corrupt gzip stream: `corrupt_gzip`; for JSONL the complete lines before the
+  damage are still read, and one reject names the first line lost;
+- text in any encoding is decoded and repaired by `transforms.encoding` (audited);
+- a JSONL file is decoded line by line when it must be, so a binary or oddly encoded line costs
+  only itself;
+- JSONL lines are split on `\\n` only (U+2028 inside a string is text), parsed leniently (raw
+  tabs inside strings), and a line that is not an object, nests too deep, or holds a number too
+  long to parse is `invalid_json`; wrong field types are `invalid_record` with the field named.
 """
 
 from __future__ import annotations
 
-import codecs
-import gzip
-import io
 import json
+import os
 import zlib
 from collections.abc import Iterable, Iterator
 from datetime import UTC
+from typing import Any
 
 import apache_beam as beam
-import charset_normalizer
 from apache_beam.io import fileio
-from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystem import CompressionTypes, FileMetadata
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from pydantic import ValidationError
 
-from schemas import RawDocument, Reject
+from schemas import Boilerplate, RawDocument, Reject
 from schemas.models import JsonlRecord
+from transforms.encoding import Decoded, DecodeError, decode_bytes, decode_lines, repair_text
 from transforms.errors import error_details
 from transforms.routing import SplitOff
 from transforms.timing import stage_timer, timed
 
+__all__ = ["DecodeError", "MatchInputs", "ReadDocuments", "decode", "input_kind", "parse_file"]
+
 KINDS = {".txt": "text", ".html": "html", ".htm": "html", ".jsonl": "jsonl"}
 DEFAULT_MAX_BYTES = 50_000_000
-_BOMS = (
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF32_LE, "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
-_CONTROL_OK = {"\t", "\n", "\r", "\f", "\v"}
-
-
-class DecodeError(ValueError):
-    """Bytes that are not text in any encoding we can detect."""
+GZIP_MAGIC = b"\x1f\x8b"
 
 
 def input_kind(path: str) -> tuple[str | None, bool]:
@@ -56,43 +60,20 @@ def input_kind(path: str) -> tuple[str | None, bool]:
     return None, gzipped
 
 
-def _control_share(text: str) -> float:
-    sample = text[:20_000]
-    if not sample:
-        return 0.0
-    controls = sum(1 for c in sample if c < " " and c not in _CONTROL_OK)
-    return controls / len(sample)
-
-
-def _detect_encoding(data: bytes) -> str:
-    """charset-normalizer's best guess; on a tie, windows-1252, the web's commonest legacy
-    encoding (WHATWG decodes latin-1 as windows-1252 too)."""
-    results = charset_normalizer.from_bytes(data[:2_000_000])
-    best = results.best()
-    if best is None:
-        raise DecodeError("no text encoding fits these bytes")
-    tied = {r.encoding for r in results if (r.chaos, r.coherence) == (best.chaos, best.coherence)}
-    if "cp1252" in tied or "cp1252" in best.could_be_from_charset:
-        return "cp1252"
-    return best.encoding
+def display_path(path: str) -> str:
+    """The path as it is recorded (`source_uri`): bytes of a file name that are not UTF-8 are
+    shown as `\\xNN`, so the name stays readable, distinct and storable."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return path
 
 
 def decode(data: bytes) -> tuple[str, str]:
-    """Decode bytes to text: BOM first, then UTF-8, then charset-normalizer's best guess.
-
-    Raises DecodeError for bytes that look binary. NUL bytes inside otherwise good text are removed.
-    """
-    for bom, encoding in _BOMS:
-        if data.startswith(bom):
-            return data.decode(encoding, errors="replace").replace("\x00", ""), encoding
-    try:
-        text, encoding = data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        encoding = _detect_encoding(data)
-        text = data.decode(encoding, errors="replace")
-    if _control_share(text) > 0.02:
-        raise DecodeError(f"{_control_share(text):.0%} of the characters are control bytes")
-    return text.replace("\x00", ""), encoding
+    """(text, encoding) of a file's bytes; see `transforms.encoding.decode_bytes`."""
+    decoded = decode_bytes(data)
+    return decoded.text, decoded.encoding
 
 
 def _excerpt(text: str | bytes) -> str:
@@ -101,21 +82,45 @@ def _excerpt(text: str | bytes) -> str:
     return text[:300]
 
 
+def gunzip(data: bytes, max_bytes: int) -> tuple[bytes, str | None]:
+    """(decompressed bytes, None) for a sound gzip stream (several members are joined; bytes
+    after the last member are ignored, as `gzip -d` does), or (the bytes decompressed before the
+    damage, what is wrong) for a truncated or corrupt one. At most max_bytes + 1 bytes are
+    produced, so a gzip bomb cannot exhaust memory."""
+    out = bytearray()
+    rest = data
+    while rest.startswith(GZIP_MAGIC):
+        stream = zlib.decompressobj(wbits=31)
+        pending = rest
+        try:
+            while pending:
+                out += stream.decompress(pending, max_bytes + 1 - len(out))
+                if len(out) > max_bytes:
+                    return bytes(out), None
+                pending = stream.unconsumed_tail
+        except zlib.error as error:
+            return bytes(out), f"the gzip stream is corrupt ({error})"
+        if not stream.eof:
+            return bytes(out), "the gzip stream ends early (the file is truncated)"
+        rest = stream.unused_data
+    return bytes(out), None
+
+
 def parse_file(
     path: str, data: bytes, max_bytes: int = DEFAULT_MAX_BYTES
 ) -> Iterator[RawDocument | Reject]:
-    """Turn one file's bytes into RawDocuments (one per file, or one per JSONL line) and Rejects."""
+    """Turn one file's bytes into RawDocuments (one per file, or one per JSONL line) and Rejects.
 
-    def reject(reason: str, message: str, **extra) -> Reject:
+    Never raises; yields at least one record.
+    """
+    uri = display_path(path)
+
+    def reject(reason: str, message: str, **extra: Any) -> Reject:
         return Reject(
-            source_uri=extra.pop("uri", path),
-            stage="read",
-            reason=reason,
-            message=f"{path}: {message}",
-            **extra,
+            source_uri=uri, stage="read", reason=reason, message=f"{uri}: {message}", **extra
         )
 
-    kind, gzipped = input_kind(path)
+    kind, _ = input_kind(path)
     if kind is None:
         yield reject(
             "unsupported_kind",
@@ -123,29 +128,42 @@ def parse_file(
             ".txt, .html, .htm and .jsonl, optionally gzip-compressed (.gz)",
         )
         return
-    if gzipped:
-        try:
-            data = _gunzip(data, max_bytes)
-        except (OSError, EOFError, zlib.error) as error:
-            yield reject(
-                "corrupt_gzip",
-                f"cannot decompress ({error}); the file is truncated or "
-                "not gzip: re-download it, or remove the .gz extension if it is plain text",
-            )
-            return
     if len(data) > max_bytes:
         yield reject(
             "too_large",
-            f"{len(data):,} bytes is over the limit of {max_bytes:,}; "
-            "split the file or raise --max-bytes",
+            f"over {max_bytes:,} bytes; split the file or raise --max-bytes",
             excerpt=_excerpt(data),
         )
         return
-    if not data.strip():
-        yield reject("empty_file", "the file is empty or only white space; nothing to read")
+    damage = None
+    if data.startswith(GZIP_MAGIC):
+        data, damage = gunzip(data, max_bytes)
+        if len(data) > max_bytes:
+            yield reject(
+                "too_large",
+                f"decompresses to over {max_bytes:,} bytes; split the file or raise --max-bytes",
+                excerpt=_excerpt(data),
+            )
+            return
+        if damage and kind != "jsonl":
+            yield reject(
+                "corrupt_gzip",
+                f"cannot decompress: {damage}; re-download the file",
+                excerpt=_excerpt(data),
+            )
+            return
+        if damage:  # keep the complete lines: a JSONL line is a record on its own
+            complete = data.rfind(b"\n") + 1
+            lost_from = data[:complete].count(b"\n") + 1
+            data = data[:complete]
+    if not data.strip(b" \t\r\n\f\v\x00"):
+        if damage:
+            yield reject("corrupt_gzip", f"cannot decompress: {damage}; re-download the file")
+        else:
+            yield reject("empty_file", "the file is empty or only white space; nothing to read")
         return
     try:
-        text, encoding = decode(data)
+        decoded = decode_lines(data) if kind == "jsonl" else decode_bytes(data)
     except DecodeError as error:
         yield reject(
             "binary_file",
@@ -154,34 +172,75 @@ def parse_file(
         )
         return
     if kind == "jsonl":
-        yield from parse_jsonl(path, text, encoding)
-    else:
-        yield RawDocument(source_uri=path, kind=kind, content=text, encoding=encoding)
+        yield from parse_jsonl(uri, decoded, report_empty=damage is None)
+        if damage:
+            yield Reject(
+                source_uri=f"{uri}#{lost_from}",
+                stage="read",
+                reason="corrupt_gzip",
+                line=lost_from,
+                message=f"{uri} line {lost_from}: {damage}; this line and every line after it "
+                "are lost, the lines before it were read; re-download the file",
+            )
+        return
+    text, repairs = repair_text(decoded.text)
+    if not text.strip():
+        yield reject("empty_file", "the file holds only white space or control characters")
+        return
+    yield RawDocument(
+        source_uri=uri,
+        kind=kind,
+        content=text,
+        encoding=decoded.encoding,
+        repairs=[*decoded.repairs, *repairs],
+    )
 
 
-def _gunzip(data: bytes, max_bytes: int) -> bytes:
-    """Decompress at most max_bytes + 1 bytes, so a gzip bomb cannot exhaust memory."""
-    with gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:
-        return stream.read(max_bytes + 1)
+def _repaired_field(value: str | None, audit: list[Boilerplate]) -> str | None:
+    if value is None:
+        return None
+    text, found = repair_text(value)
+    audit.extend(found)
+    return text
 
 
-def parse_jsonl(path: str, text: str, encoding: str) -> Iterator[RawDocument | Reject]:
-    """One RawDocument per good line; each bad line is a Reject naming its line number."""
-    for number, line in enumerate(text.splitlines(), start=1):
+def parse_jsonl(
+    uri: str, decoded: Decoded, report_empty: bool = True
+) -> Iterator[RawDocument | Reject]:
+    """One RawDocument per good line; each bad line is a Reject naming its line number.
+    A file without a single record is one `empty_file` Reject (when `report_empty`)."""
+    records = 0
+    for number, line in enumerate(decoded.text.split("\n"), start=1):
         if not line.strip():
             continue
-        uri = f"{path}#{number}"
-        where = f"{path} line {number}"
+        records += 1
+        line_uri = f"{uri}#{number}"
+        where = f"{uri} line {number}"
         try:
-            value = json.loads(line)
-        except json.JSONDecodeError as error:
+            value = json.loads(line, strict=False)
+        except RecursionError:
             yield Reject(
-                source_uri=uri,
+                source_uri=line_uri,
                 stage="read",
                 reason="invalid_json",
                 line=number,
-                message=f"{where}: not valid JSON ({error.msg} at column {error.colno}); "
+                message=f"{where}: JSON nested too deeply to parse; "
                 "each line must be one JSON object",
+                excerpt=_excerpt(line),
+            )
+            continue
+        except ValueError as error:  # JSONDecodeError, or an integer too long to convert
+            detail = (
+                f"{error.msg} at column {error.colno}"
+                if isinstance(error, json.JSONDecodeError)
+                else str(error).split(";")[0]
+            )
+            yield Reject(
+                source_uri=line_uri,
+                stage="read",
+                reason="invalid_json",
+                line=number,
+                message=f"{where}: not valid JSON ({detail}); each line must be one JSON object",
                 excerpt=_excerpt(line),
             )
             continue
@@ -190,7 +249,7 @@ def parse_jsonl(path: str, text: str, encoding: str) -> Iterator[RawDocument | R
         except ValidationError as error:
             details = error_details(error)
             yield Reject(
-                source_uri=uri,
+                source_uri=line_uri,
                 stage="read",
                 reason="invalid_record",
                 line=number,
@@ -202,30 +261,75 @@ def parse_jsonl(path: str, text: str, encoding: str) -> Iterator[RawDocument | R
         published_at = record.published_at
         if published_at is not None and published_at.tzinfo is None:
             published_at = published_at.replace(tzinfo=UTC)
+        audit = list(decoded.repairs)
+        text = _repaired_field(record.text, audit)
+        html = _repaired_field(record.html, audit)
+        if not (text or "").strip() and not (html or "").strip():
+            yield Reject(
+                source_uri=line_uri,
+                stage="read",
+                reason="invalid_record",
+                line=number,
+                excerpt=_excerpt(line),
+                message=f"{where}: 'text' and 'html' hold only control characters; nothing to read",
+            )
+            continue
         yield RawDocument(
-            source_uri=uri,
-            kind="html" if record.html is not None and record.text is None else "text",
-            content=record.text if record.text is not None else record.html or "",
-            encoding=encoding,
-            url=record.url,
-            title=record.title,
+            source_uri=line_uri,
+            kind="html" if html is not None and not (text or "").strip() else "text",
+            content=text if (text or "").strip() else html or "",
+            encoding=decoded.encoding,
+            url=_repaired_field(record.url, []),
+            title=_repaired_field(record.title, audit),
             published_at=published_at,
-            source=record.source,
+            source=_repaired_field(record.source, []),
+            repairs=audit,
+        )
+    if records == 0 and report_empty:
+        yield Reject(
+            source_uri=uri,
+            stage="read",
+            reason="empty_file",
+            message=f"{uri}: no JSON lines in the file, only white space; nothing to read",
         )
 
 
-def match_paths(patterns: Iterable[str]) -> list[str]:
-    """The distinct files the patterns match, in order (a file matched twice is listed once)."""
-    paths: dict[str, None] = {}
+def file_identity(path: str) -> str:
+    """What makes two matched paths the same file: the resolved path for local files
+    (`in/./a.txt`, `in//a.txt`, a symbolic link), the path itself elsewhere (`gs://…`)."""
+    if "://" in path:
+        return path
+    return os.path.realpath(path)
+
+
+def _identity_key(metadata: FileMetadata) -> tuple[bytes, FileMetadata]:
+    # Bytes, not str: Beam encodes str elements as strict UTF-8, and a file name that is not
+    # UTF-8 (surrogate-escaped by Python) would fail the whole run.
+    return os.fsencode(file_identity(metadata.path)), metadata
+
+
+def _spelling_order(metadata: FileMetadata) -> tuple[int, bytes]:
+    return len(metadata.path), os.fsencode(metadata.path)
+
+
+def match_files(patterns: Iterable[str]) -> list[FileMetadata]:
+    """The distinct files the patterns match, now (not inside a pipeline), sorted by path; a file
+    matched twice or under two spellings is listed once, under its shortest spelling."""
+    spellings: dict[bytes, list[FileMetadata]] = {}
     for result in FileSystems.match(list(patterns)):
-        paths.update(
-            dict.fromkeys(m.path for m in result.metadata_list if not m.path.endswith("/"))
-        )
-    return list(paths)
+        for metadata in result.metadata_list:
+            if not metadata.path.endswith("/"):
+                key, _ = _identity_key(metadata)
+                spellings.setdefault(key, []).append(metadata)
+    chosen = [min(found, key=_spelling_order) for found in spellings.values()]
+    return sorted(chosen, key=_spelling_order)
 
 
 class MatchInputs(beam.PTransform):
-    """File patterns → distinct matched paths (a file matched by two patterns is read once).
+    """File patterns → FileMetadata of the distinct matched files: a file matched by two patterns,
+    or under two spellings of its path, is read once, under its shortest spelling (so every run
+    agrees). Elements are FileMetadata, never bare paths, so that any file name survives Beam's
+    coders.
 
     `match_now`: list the files while building the pipeline and start from them, rather than
     matching inside it. The Dask runner needs it: it spreads a `Create` over partitions, and a
@@ -237,20 +341,22 @@ class MatchInputs(beam.PTransform):
         self._patterns = list(patterns)
         self._match_now = match_now
 
-    def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection[str]:
+    def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection[FileMetadata]:
         if self._match_now:
-            return pbegin | "ListFiles" >> beam.Create(match_paths(self._patterns))
+            return pbegin | "ListFiles" >> beam.Create(match_files(self._patterns))
         return (
             pbegin
             | "ListPatterns" >> beam.Create(self._patterns)
             | "MatchFiles" >> fileio.MatchAll()
-            | "TakePaths" >> beam.Map(lambda metadata: metadata.path)
-            | "DropRepeatedPaths" >> beam.Distinct()
+            | "KeyByFile" >> beam.Map(_identity_key)
+            | "GroupSpellings" >> beam.GroupByKey()
+            | "TakeOneSpelling"
+            >> beam.MapTuple(lambda _file, found: min(found, key=_spelling_order))
         )
 
 
 class ParseFileFn(beam.DoFn):
-    """Reads one matched file and emits its RawDocuments and Rejects.
+    """Reads one matched file and emits RawDocuments; Rejects go to the tagged output.
 
     Example input: a fileio.ReadableFile for `seeds/000_383991272e6f6611.txt`.
     """
@@ -263,38 +369,65 @@ class ParseFileFn(beam.DoFn):
         self._bytes = Metrics.distribution("read", "file_bytes")
         self._time = stage_timer("read")
 
+    def _reject(self, reject: Reject) -> Reject:
+        self._rejected.inc()
+        Metrics.counter("read", f"rejected_{reject.reason}").inc()
+        return reject
+
     def process(self, readable: fileio.ReadableFile):
         path = readable.metadata.path
+        uri = display_path(path)
         self._files.inc()
         try:
             with readable.open() as handle:
                 # One byte past the limit is enough to know the file is too large.
                 data = handle.read(self._max_bytes + 1)
         except OSError as error:
-            self._rejected.inc()
-            yield Reject(
-                source_uri=path,
-                stage="read",
-                reason="unreadable_file",
-                message=f"{path}: cannot open ({error}); check that it exists and is readable",
+            yield self._reject(
+                Reject(
+                    source_uri=uri,
+                    stage="read",
+                    reason="unreadable_file",
+                    message=f"{uri}: cannot open ({error}); check that it exists and is readable",
+                )
             )
             return
         self._bytes.update(len(data))
+        records: list[RawDocument | Reject] = []
+        failure = None
         with timed(self._time):
-            records = list(parse_file(path, data, self._max_bytes))
+            try:
+                records.extend(parse_file(path, data, self._max_bytes))
+            except Exception as error:  # parse_file never raises; if it ever does, keep the file
+                failure = error
         for record in records:
-            (self._rejected if isinstance(record, Reject) else self._documents).inc()
-            yield record
+            if isinstance(record, Reject):
+                yield self._reject(record)
+            else:
+                self._documents.inc()
+                yield record
+        if failure is not None:
+            emitted, error = len(records), failure
+            yield self._reject(
+                Reject(
+                    source_uri=uri,
+                    stage="read",
+                    reason="reader_error",
+                    message=f"{uri}: reading failed after {emitted} records "
+                    f"({type(error).__name__}: {error}); please report it with the file",
+                    excerpt=_excerpt(data),
+                )
+            )
 
 
 class ReadDocuments(beam.PTransform):
-    """Matched paths → (RawDocuments, Rejects)."""
+    """Matched files (FileMetadata, or paths) → (RawDocuments, Rejects)."""
 
     def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         super().__init__()
         self._max_bytes = max_bytes
 
-    def expand(self, paths: beam.PCollection[str]):
+    def expand(self, paths: beam.PCollection[FileMetadata]):
         return (
             paths
             | "OpenFiles" >> fileio.ReadMatches(compression=CompressionTypes.UNCOMPRESSED)

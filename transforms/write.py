@@ -1,9 +1,15 @@
 """Write: Hive-partitioned Parquet tables and the run's `_manifest.json`.
 
 Rows are grouped by partition and each group is written with pyarrow (zstd) under a temporary
-hidden name, then renamed into place, so a reader never sees a partial file. Beam's own
+hidden name (`.part-….parquet.inprogress`), then renamed into place, so a reader that globs
+`*.parquet` never sees a partial file, even when the run is killed. Beam's own
 `fileio.WriteToFiles` with `k=v/` destinations can lose files on the local filesystem
 (apache/beam#21313), and `WriteToParquet` has no partitioning.
+
+A run killed part-way and run again must not double a row. Articles are deduplicated against the
+output (`transforms.dedup`); entity rows and rejects already in the output are skipped
+(`SkipWritten`); and the pipeline writes an article only after its entity rows are written, so an
+article in the output always has its entities.
 
 Layout (DESIGN.md):
     DIR/articles/published_date=YYYY-MM-DD/source=SLUG/part-RUN-NNNNN.parquet
@@ -16,6 +22,7 @@ Layout (DESIGN.md):
 from __future__ import annotations
 
 import json
+import logging
 from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -24,6 +31,7 @@ from typing import Any
 import apache_beam as beam
 import pyarrow as pa
 import pyarrow.parquet as pq
+from apache_beam.io import fileio
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from pydantic import BaseModel
@@ -35,6 +43,8 @@ from transforms.timing import stage_timer, timed
 ROWS_PER_FILE = 100_000
 ROWS_PER_GROUP = 5_000
 MANIFEST = "_manifest.json"
+TEMPORARY_SUFFIX = ".inprogress"
+_NEW, _WRITTEN = "new", "written"
 
 
 def partition_dir(output: str, table: str, values: Iterable[tuple[str, str]] = ()) -> str:
@@ -46,7 +56,7 @@ def partition_dir(output: str, table: str, values: Iterable[tuple[str, str]] = (
 def write_parquet(path: str, rows: list[dict[str, Any]], schema: pa.Schema) -> None:
     """Write rows to `path` atomically: a hidden temporary file, then a rename."""
     directory, name = path.rsplit("/", 1)
-    temporary = FileSystems.join(directory, f".{name}.inprogress")
+    temporary = FileSystems.join(directory, f".{name}{TEMPORARY_SUFFIX}")
     table = pa.Table.from_pylist(rows, schema=schema)
     with FileSystems.create(temporary) as handle:
         pq.write_table(table, handle, compression="zstd", row_group_size=ROWS_PER_GROUP)
@@ -121,6 +131,112 @@ class WriteParquet(beam.PTransform):
             | "GroupByPartition" >> beam.GroupByKey()
             | "WriteFiles"
             >> beam.ParDo(WritePartitionFn(table, self._schema, self._run_id, self._sort_key))
+        )
+
+
+def temporary_patterns(output: str, depth: int = 3) -> list[str]:
+    """Patterns matching the temporary files a killed run can leave in `output`: the manifest's,
+    and those of every table down to `depth` folders (articles/DATE/SOURCE/ is 3). Readers never
+    see them; `remove_temporaries` clears them."""
+    return [
+        FileSystems.join(output, *["*"] * level, f".*{TEMPORARY_SUFFIX}")
+        for level in range(depth + 1)
+    ]
+
+
+def remove_temporaries(output: str) -> list[str]:
+    """Delete the temporary files an interrupted run left in `output`; returns their paths.
+    Call it only when no other run writes into `output` (one run at a time per folder)."""
+    found = sorted(
+        {
+            m.path
+            for result in FileSystems.match(temporary_patterns(output))
+            for m in result.metadata_list
+        }
+    )
+    if found:
+        FileSystems.delete(found)
+    return found
+
+
+def record_key(values: Iterable[Any]) -> str:
+    """A deterministic string key for GroupByKey from column values."""
+    return json.dumps(list(values), default=str)
+
+
+class ReadWrittenKeysFn(beam.DoFn):
+    """A Parquet file of an earlier run → the keys of its rows (`record_key` of `columns`).
+
+    Example input: a fileio.ReadableFile for `out/rejects/part-RUN-00000.parquet`.
+    """
+
+    def __init__(self, columns: list[str]) -> None:
+        self._columns = columns
+        self._unreadable = Metrics.counter("write", "unreadable_output_files")
+
+    def process(self, readable: fileio.ReadableFile):
+        try:
+            with readable.open() as handle:
+                table = pq.read_table(handle, columns=self._columns)
+        except (OSError, pa.ArrowException) as error:
+            # Not written by newsbeam (its files are renamed into place only when complete).
+            self._unreadable.inc()
+            logging.warning("newsbeam: skipping unreadable %s: %s", readable.metadata.path, error)
+            return
+        columns = [table.column(c).to_pylist() for c in self._columns]
+        for values in zip(*columns, strict=True):
+            yield record_key(values)
+
+
+class KeepUnwrittenFn(beam.DoFn):
+    """(key, [("new", record) | ("written", None), …]) → the new records, unless the key is
+    already in the output."""
+
+    def __init__(self, table: str) -> None:
+        self._skipped = Metrics.counter("write", f"{table}_already_written")
+
+    def process(self, element):
+        _key, tagged = element
+        tagged = list(tagged)
+        new = [record for tag, record in tagged if tag == _NEW]
+        if len(new) < len(tagged):
+            self._skipped.inc(len(new))
+            return
+        yield from new
+
+
+class SkipWritten(beam.PTransform):
+    """Records → those whose key is not yet in the table's files under `pattern`.
+
+    `columns` name the key in the Parquet files and `key(record)` gives the same values for a
+    record, so a rerun into the same output (after a crash, or on purpose) writes a row once.
+    """
+
+    def __init__(
+        self, table: str, pattern: str, columns: list[str], key: Callable[[Any], Iterable[Any]]
+    ) -> None:
+        super().__init__()
+        self._table = table
+        self._pattern = pattern
+        self._columns = columns
+        self._key = key
+
+    def expand(self, records):
+        key = self._key
+        new = records | "KeyNewRows" >> beam.Map(lambda r: (record_key(key(r)), (_NEW, r)))
+        written = (
+            records.pipeline
+            | "ListWrittenFiles" >> beam.Create([self._pattern])
+            | "MatchWrittenFiles" >> fileio.MatchAll()
+            | "OpenWrittenFiles" >> fileio.ReadMatches()
+            | "ReadWrittenKeys" >> beam.ParDo(ReadWrittenKeysFn(self._columns))
+            | "TagWritten" >> beam.Map(lambda k: (k, (_WRITTEN, None)))
+        )
+        return (
+            (new, written)
+            | "MergeWithWritten" >> beam.Flatten()
+            | "GroupWithWritten" >> beam.GroupByKey()
+            | "KeepUnwritten" >> beam.ParDo(KeepUnwrittenFn(self._table))
         )
 
 
@@ -260,7 +376,7 @@ class WriteManifest(beam.PTransform):
 def write_json(path: str, record: BaseModel) -> None:
     """Write a JSON document atomically (temporary name, then rename)."""
     directory, name = path.rsplit("/", 1)
-    temporary = FileSystems.join(directory, f".{name}.inprogress")
+    temporary = FileSystems.join(directory, f".{name}{TEMPORARY_SUFFIX}")
     with FileSystems.create(temporary) as handle:
         handle.write(json.dumps(record.model_dump(mode="json"), indent=2).encode("utf-8"))
     if FileSystems.exists(path):
