@@ -51,14 +51,42 @@ TOWNS = [
 Outcome = tuple[Any, ...]
 
 
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+VOCABULARY = _words(
+    "river market school harbour bridge library station garden factory hospital museum "
+    "theatre orchard quarry festival ferry tram canal mill chapel bakery clinic stadium "
+    "airport depot warehouse farm vineyard forest meadow valley coast island village street "
+    "square tower repaired opened closed delayed funded planned built painted measured "
+    "counted visited sold quietly slowly early late twice rarely nearby abroad upstream "
+    "downtown overnight weekly engineers teachers nurses farmers drivers students volunteers "
+    "builders fishermen bakers old new wooden narrow busy empty costly modest crowded flooded "
+    "sunny windy frozen green"
+)
+
+
+def _filler(n: int) -> str:
+    """Two paragraphs of words drawn for `n` alone: no two stories are near duplicates."""
+    rng = random.Random(n)
+    sentences = [
+        " ".join(rng.choice(VOCABULARY) for _ in range(rng.randint(10, 16))).capitalize() + "."
+        for _ in range(10)
+    ]
+    return " ".join(sentences[:5]) + "\n\n" + " ".join(sentences[5:])
+
+
 def story(n: int, town: str | None = None) -> str:
-    """A distinct, plainly written three-paragraph article (about 80 words)."""
+    """A distinct, plainly written four-paragraph article (about 200 words): a fixed frame that
+    the cases edit, around paragraphs drawn for `n` that make it unlike any other story."""
     town = town or f"{TOWNS[n % len(TOWNS)]} {n}"
     return (
         f"The council of {town} approved a new transit budget on Monday after a debate that "
         f"ran late into the night and drew {100 + n} residents to the chamber.\n\n"
         f"The mayor said the plan would add {2 + n % 5} bus lines by next spring and extend "
         f"service hours on weekends, when ridership has grown fastest.\n\n"
+        f"{_filler(n)}\n\n"
         f"Opponents argued that the fare increase would hurt riders in {town} the most, and "
         f"several members promised to revisit the decision before the summer recess.\n"
     )
@@ -185,7 +213,7 @@ def build(folder: Path, twenty_mb: bool = True) -> dict[str, Outcome]:
     expected[f"truncated.jsonl.gz#{survivors + 1}"] = ("rejected", "read", "corrupt_gzip")
     # Size and nesting
     if twenty_mb:
-        paragraphs = [f"{story(n)}Paragraph {n} of a document far too long." for n in range(60_000)]
+        paragraphs = [f"{story(n)}Paragraph {n} of a document far too long." for n in range(25_000)]
         put(
             "twenty-mb.txt",
             "\n\n".join(paragraphs).encode()[:20_000_000],

@@ -28,13 +28,17 @@ from schemas import Boilerplate
 from transforms import metadata as meta
 
 _WORD = re.compile(r"\w+")
-_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
+_ESCAPE = re.compile(
+    r"\\u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-fA-F]{2})|\\u([0-9a-fA-F]{4})"
+)
 _HTML_TAG_NAMES = (
     r"(?:p|br|div|span|em|strong|b|i|u|a|li|ul|ol|h[1-6]|blockquote|figure|figcaption|img"
     r"|section|article|header|footer|nav|aside|small|sup|sub|hr)"
 )
-_HTML_TAG = re.compile(r"<\s*/?\s*" + _HTML_TAG_NAMES + r"\b[^<>\n]{0,300}?/?\s*>", re.IGNORECASE)
-_HTML_HALF_TAG = re.compile(r"(?<![\w<])/" + _HTML_TAG_NAMES + r"\s*>", re.IGNORECASE)
+_HTML_TAG = re.compile(
+    r"<[ \t]{0,3}/?[ \t]{0,3}" + _HTML_TAG_NAMES + r"\b[^<>\n]{0,300}?/?[ \t]{0,3}>", re.IGNORECASE
+)
+_HTML_HALF_TAG = re.compile(r"(?<![\w<])/" + _HTML_TAG_NAMES + r"[ \t]{0,3}>", re.IGNORECASE)
 _HTML_ENTITY = re.compile(r"&(?:[a-zA-Z]{2,8}|#\d{1,6}|#x[0-9a-fA-F]{1,6});")
 _TERMINAL = re.compile(r"[.!?…][\"'”’»)\]]*$|[\"”»]$")
 _READ_MORE = re.compile(
@@ -205,12 +209,20 @@ def _audited_sub(
     return pattern.sub(replace_and_record, text)
 
 
+def _unescape(match: re.Match[str]) -> str:
+    """A literal `\\uXXXX` escape as its character; an escaped surrogate pair as one character,
+    a lone escaped surrogate as U+FFFD (it is not text)."""
+    if match.group(1):
+        high, low = int(match.group(1), 16), int(match.group(2), 16)
+        return chr(0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00))
+    code = int(match.group(3), 16)
+    return "\ufffd" if 0xD800 <= code <= 0xDFFF else chr(code)
+
+
 def repair(text: str) -> tuple[str, list[Boilerplate]]:
     """Undo scraper damage that sits inside sentences; every repair is audited."""
     audit: list[Boilerplate] = []
-    text = _audited_sub(
-        _ESCAPE, text, "escape", "literal_unicode_escape", lambda m: chr(int(m.group(1), 16)), audit
-    )
+    text = _audited_sub(_ESCAPE, text, "escape", "literal_unicode_escape", _unescape, audit)
     text = _audited_sub(_HTML_TAG, text, "html_remnant", "html_tag", lambda m: " ", audit)
     text = _audited_sub(
         _HTML_HALF_TAG, text, "html_remnant", "broken_html_tag", lambda m: " ", audit
@@ -233,22 +245,25 @@ def split_blocks(text: str) -> list[Block]:
     """Lines as blocks; a hard-wrapped paragraph (line without an ending, next line lowercase)
     is joined back into one block."""
     blocks: list[Block] = []
-    pending = ""
+    pending: list[str] = []  # the lines of the paragraph being joined; each is checked alone
+
+    def flush() -> None:
+        if pending:
+            joined = " ".join(pending)
+            blocks.append(Block(joined, len(_words(joined))))
+            pending.clear()
+
     for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
         line = " ".join(raw.split())
         if not line:
-            if pending:
-                blocks.append(Block(pending, len(_words(pending))))
-                pending = ""
+            flush()
             continue
-        if pending and not _TERMINAL.search(pending) and line[0].islower():
-            pending = f"{pending} {line}"
+        if pending and not _TERMINAL.search(pending[-1]) and line[0].islower():
+            pending.append(line)
             continue
-        if pending:
-            blocks.append(Block(pending, len(_words(pending))))
-        pending = line
-    if pending:
-        blocks.append(Block(pending, len(_words(pending))))
+        flush()
+        pending.append(line)
+    flush()
     return blocks
 
 
@@ -537,6 +552,13 @@ def _classify_header(header: list[Block], keep_unknown: bool) -> None:
             block.kind, block.rule = "banner", "above_headline"
 
 
+def _starts_with_a_name(text: str, names: set[str]) -> bool:
+    """Whether the text opens with one of the names (of two to five words): a set lookup per
+    opening, so many names and many lines stay linear."""
+    words = text.split(maxsplit=5)
+    return any(" ".join(words[:count]) in names for count in range(2, min(5, len(words)) + 1))
+
+
 def _classify_footer(footer: list[Block], blocks: list[Block]) -> None:
     authors = {n for b in blocks if b.kind == "byline" for n in meta.parse_byline(b.text) or []}
     for block in footer:
@@ -546,7 +568,7 @@ def _classify_footer(footer: list[Block], blocks: list[Block]) -> None:
             block.kind, block.rule = "source_line", "outlet_line"
         elif block.text.strip(" .") in authors:
             block.kind, block.rule = "byline", "author_name"
-        elif any(block.text.startswith(a) for a in authors) or _CONTACT.search(block.text):
+        elif _starts_with_a_name(block.text, authors) or _CONTACT.search(block.text):
             block.kind, block.rule = "author_bio", "about_the_author"
         elif _RELATED_HEADER.search(block.text):
             block.kind, block.rule = "related", "related_header"
@@ -558,6 +580,8 @@ def _classify_footer(footer: list[Block], blocks: list[Block]) -> None:
 
 def _collect_metadata(blocks: list[Block], result: CleanResult) -> None:
     origins = result.origins
+    authors: dict[str, None] = {}  # ordered sets: many bylines must stay linear
+    contributors: dict[str, None] = {}
     for block in blocks:
         if block.kind == "date_line" and result.published_at is None:
             result.published_at = meta.parse_date_line(block.text)
@@ -571,13 +595,11 @@ def _collect_metadata(blocks: list[Block], result: CleanResult) -> None:
             origins["dateline"] = "place_line"
         elif block.kind == "byline":
             origins["authors"] = "byline"
-            for name in meta.parse_byline(block.text) or []:
-                if name not in result.authors:
-                    result.authors.append(name)
+            authors.update(dict.fromkeys(meta.parse_byline(block.text) or []))
         elif block.kind == "contributors":
-            for name in meta.parse_contributors(block.text) or []:
-                if name not in result.contributors:
-                    result.contributors.append(name)
+            contributors.update(dict.fromkeys(meta.parse_contributors(block.text) or []))
+    result.authors = list(authors)
+    result.contributors = list(contributors)
     if result.source_name is None:
         for block in blocks:
             if block.kind == "copyright":
