@@ -28,6 +28,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 
 from pipeline.build import build_pipeline
 from pipeline.cluster import ClusterError, check_hash_seeds, local_cluster
+from pipeline.flags import FlagError, beam_parser, check_arguments, check_runner
 from pipeline.options import NewsbeamOptions
 from transforms.write import MANIFEST
 
@@ -49,6 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser(
         "run",
+        allow_abbrev=False,
         help="run the pipeline",
         description="Run the pipeline. Any Beam option (--runner, --direct_num_workers, "
         "--project, …) passes through to Beam.",
@@ -161,6 +163,13 @@ def _run_dask(pipeline_args: list[str], workers: int, dask_options) -> None:
 
 def run(argv: Sequence[str]) -> int:
     args, _beam_args = _parser().parse_known_args(argv)
+    pipeline_args = list(argv[1:]) if argv and argv[0] == "run" else list(argv)
+    try:
+        check_arguments(pipeline_args, beam_parser())
+        runner = PipelineOptions(pipeline_args).view_as(StandardOptions).runner or "DirectRunner"
+        check_runner(runner)
+    except FlagError as error:
+        raise UsageError(str(error)) from error
     if not args.input or not args.output:
         raise UsageError("newsbeam run needs --input PATTERN and --output DIR")
     if min(args.batch_size, args.min_words, args.max_bytes, args.dask_workers) < 1:
@@ -178,8 +187,6 @@ def run(argv: Sequence[str]) -> int:
     if args.dedup_against:
         check_earlier_output(args.dedup_against)
 
-    pipeline_args = list(argv[1:]) if argv and argv[0] == "run" else list(argv)
-    runner = PipelineOptions(pipeline_args).view_as(StandardOptions).runner or "DirectRunner"
     print(f"newsbeam: {len(files)} input files matched; running on {runner} …", file=sys.stderr)
     started = time.monotonic()
     if runner.endswith("DaskRunner"):
