@@ -1,11 +1,12 @@
 """The `newsbeam` command: parse flags, check them, build the pipeline, run it, print a summary;
-and look at an output folder without writing code (`inspect`).
+and look at an output folder without writing code (`inspect`, `report`).
 
 Local run (DirectRunner):
     newsbeam run --input 'seeds/*.txt' --output out
 
-What a folder holds, as tables in the terminal:
+What a folder holds, as tables in the terminal, and as one HTML page with charts:
     newsbeam inspect out
+    newsbeam report out -o out/report.html
 
 Several processes on one machine:
     newsbeam run --input 'feeds/**/*.jsonl.gz' --output out \\
@@ -44,7 +45,7 @@ EXIT_UNBALANCED = 3
 EXIT_INTERRUPTED = 130
 DASK_RUNNER = "pipeline.dask_runner.DaskRunner"
 DASK_PARTITIONS_PER_WORKER = 4
-COMMANDS = ("run", "inspect")
+COMMANDS = ("run", "inspect", "report")
 DIRECT_RUNNERS = frozenset(
     {"DirectRunner", "SwitchingDirectRunner", "BundleBasedDirectRunner", "FnApiRunner"}
 )
@@ -77,6 +78,22 @@ def _parser() -> argparse.ArgumentParser:
     inspect.add_argument("folder", metavar="DIR", help="the --output folder of a newsbeam run")
     inspect.add_argument(
         "--top", type=int, default=DEFAULT_TOP, help=f"rows per ranking (default: {DEFAULT_TOP})"
+    )
+    report = commands.add_parser(
+        "report",
+        help="write one self-contained HTML page with charts about an output folder",
+        description="Write one HTML page (no network needed to view it) with charts: articles "
+        "per day and source, boilerplate removed by kind, top entities, rejects by reason.",
+    )
+    report.add_argument("folder", metavar="DIR", help="the --output folder of a newsbeam run")
+    report.add_argument(
+        "-o",
+        "--output",
+        default="report.html",
+        help="the HTML file to write (default: report.html)",
+    )
+    report.add_argument(
+        "--top", type=int, default=20, help="entities in the top-entities chart (default: 20)"
     )
     return parser
 
@@ -222,10 +239,32 @@ def inspect_folder(argv: Sequence[str]) -> int:
     return 0
 
 
+def write_report(argv: Sequence[str]) -> int:
+    from pipeline.report import render_report
+
+    args = _parser().parse_args(argv)
+    if args.top < 1:
+        raise UsageError("--top must be positive")
+    page = render_report(_stats(args.folder, args.top))
+    try:
+        with open(args.output, "w", encoding="utf-8") as handle:
+            handle.write(page)
+    except OSError as error:
+        raise UsageError(
+            f"cannot write the report to {args.output!r} ({error.strerror}). "
+            "Pass -o with a file in a folder you can write to."
+        ) from error
+    print(
+        f"newsbeam: wrote {args.output} ({len(page.encode()) / 1000:,.1f} kB); open it in a browser"
+    )
+    return 0
+
+
 def _stats(folder: str, top: int) -> OutputStats:
     if "://" in folder:
         raise UsageError(
-            f"inspect reads local folders; copy {folder!r} here first (e.g. gcloud storage cp -r)"
+            f"inspect and report read local folders; copy {folder!r} here first "
+            "(e.g. gcloud storage cp -r)"
         )
     try:
         return read_output(folder, top)
@@ -247,7 +286,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not argv or argv[0] not in COMMANDS:
         _parser().parse_args(argv or ["--help"])
         return EXIT_USAGE
-    command = {"run": run, "inspect": inspect_folder}[argv[0]]
+    command = {"run": run, "inspect": inspect_folder, "report": write_report}[argv[0]]
     try:
         return command(argv)
     except UsageError as error:
