@@ -24,6 +24,7 @@ import argparse
 import importlib.util
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -43,6 +44,7 @@ from transforms.write import MANIFEST
 EXIT_USAGE = 2
 EXIT_UNBALANCED = 3
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
 DASK_RUNNER = "pipeline.dask_runner.DaskRunner"
 DASK_PARTITIONS_PER_WORKER = 4
 COMMANDS = ("run", "inspect", "report")
@@ -295,6 +297,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("newsbeam: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`newsbeam inspect out | head`): stop quietly, and keep Python
+        # from failing again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

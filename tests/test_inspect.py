@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
-from pipeline.cli import EXIT_USAGE, main
+from pipeline.cli import EXIT_BROKEN_PIPE, EXIT_USAGE, main
 from pipeline.stats import (
     BoilerplateStats,
     CopiedStory,
@@ -15,7 +18,7 @@ from pipeline.stats import (
     read_output,
 )
 from pipeline.summary import cell, inspect_text, run_summary, size, text_table
-from tests.conftest import read_manifest
+from tests.conftest import ROOT, read_manifest
 from tests.outputs import A1, write_output
 
 
@@ -165,3 +168,18 @@ def test_inspect_names_a_folder_that_is_no_output(capsys, tmp_path):
     code, err = cli(capsys, "inspect", str(tmp_path / "missing"))
     assert code == EXIT_USAGE
     assert "does not exist. Give the --output folder of a newsbeam run." in err
+
+
+def test_inspect_into_a_pager_that_quits_early_stops_quietly(tmp_path):
+    folder = write_output(tmp_path / "out")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pipeline", "inspect", str(folder)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    process.stdout.close()
+    errors = process.stderr.read()
+    assert process.wait(timeout=120) == EXIT_BROKEN_PIPE
+    assert "Traceback" not in errors and "BrokenPipe" not in errors
