@@ -67,6 +67,8 @@ def test_the_rate_is_that_of_the_furthest_stage_moving():
     ]
     assert current_rate(history, ["read", "cleaned", "enriched"]) == 20.0
     assert current_rate(history[:1], ["read", "cleaned"]) is None
+    waited = [(0.0, {"cleaned": 0}), (4.0, {"cleaned": 0}), (5.0, {"cleaned": 10})]
+    assert current_rate(waited, ["cleaned"]) == 10.0
     assert current_rate([(1.0, {"read": 5}), (2.0, {"read": 5})], ["read"]) is None
 
 
