@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 OUT    ?= out
 
-.PHONY: install run test test-fast lint eval dedup-eval bench clean
+.PHONY: install run test test-fast lint eval dedup-eval bench report-png clean
 BENCHMARK ?= ../shared/benchmarks/aeb-dev
 
 install: $(STAMP)
@@ -37,6 +37,18 @@ dedup-eval: install
 
 bench: install
 	$(BIN)/python -m pipeline.bench --benchmark $(BENCHMARK) --json $(OUT)/bench.json
+
+# docs/report.png: the report of a fresh run on the seeds, as headless Chromium draws it
+# (Debian: apt-get install chromium).
+report-png: install
+	tmp=$$(mktemp -d) && cd $$tmp && \
+	$(CURDIR)/$(BIN)/newsbeam run --input '$(CURDIR)/seeds/*.txt' --output out && \
+	$(CURDIR)/$(BIN)/newsbeam report out -o report.html && cd $(CURDIR) && \
+	chromium --headless --no-sandbox --disable-gpu --disable-background-networking \
+	  --disable-component-update --disable-sync --no-first-run --user-data-dir=$$tmp/profile \
+	  --hide-scrollbars --window-size=1000,2400 --screenshot=docs/report.png \
+	  file://$$tmp/report.html 2>/dev/null; \
+	status=$$?; rm -rf $$tmp; exit $$status
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache *.egg-info

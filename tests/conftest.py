@@ -36,3 +36,22 @@ def seeds_output(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = run_cli("run", "--input", str(ROOT / "seeds" / "*.txt"), "--output", str(output))
     assert result.returncode == 0, result.stderr
     return output
+
+
+@pytest.fixture(scope="session")
+def mixed_output(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The seeds plus an exact copy, an empty file, a too-short text and a JSONL file with a
+    broken line, run once: an output with articles, entities, rejects and duplicates."""
+    inputs = tmp_path_factory.mktemp("mixed-inputs")
+    for seed in SEEDS:
+        (inputs / seed.name).write_bytes(seed.read_bytes())
+    (inputs / "copy_of_000.txt").write_bytes(SEEDS[0].read_bytes())
+    (inputs / "empty.txt").write_text("")
+    (inputs / "short.txt").write_text("Too short to be an article.")
+    (inputs / "feed.jsonl").write_text(json.dumps({"text": SEEDS[1].read_text()}) + "\n{broken\n")
+    output = tmp_path_factory.mktemp("mixed-run") / "out"
+    result = run_cli(
+        "run", "--input", f"{inputs}/*.txt", "--input", f"{inputs}/*.jsonl", "--output", str(output)
+    )
+    assert result.returncode == 0, result.stderr
+    return output

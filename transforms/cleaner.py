@@ -139,6 +139,7 @@ class Block:
     words: int
     kind: str | None = None
     rule: str | None = None
+    names: tuple[str, ...] = ()  # the people a byline names
 
     @property
     def sentence_like(self) -> bool:
@@ -320,7 +321,9 @@ def classify_alone(block: Block) -> tuple[str, str] | None:
         return "copyright", "copyright_notice"
     if meta.parse_contributors(text):
         return "contributors", "contributed_reporting"
-    if meta.parse_byline(text):
+    names = meta.parse_byline(text)
+    if names:
+        block.names = tuple(names)
         return "byline", "by_line"
     if block.words <= 60 and _CAPTION.search(text):
         return "caption", "photo_credit"
@@ -435,8 +438,11 @@ def _mark_comments(blocks: list[Block], prose_before: int = 30, lookahead: int =
     prose = 0
     for index, block in enumerate(blocks):
         following = blocks[index + 1 : index + 1 + lookahead]
-        signed = any(b.words <= 15 and _COMMENT_SIGNATURE.search(b.text) for b in following)
-        if block.kind == "comments" and prose >= prose_before and signed:
+        if (
+            block.kind == "comments"
+            and prose >= prose_before
+            and any(b.words <= 15 and _COMMENT_SIGNATURE.search(b.text) for b in following)
+        ):
             for later in blocks[index + 1 :]:
                 if later.kind is None:
                     later.kind, later.rule = "comments", "comments_section"
@@ -560,7 +566,7 @@ def _starts_with_a_name(text: str, names: set[str]) -> bool:
 
 
 def _classify_footer(footer: list[Block], blocks: list[Block]) -> None:
-    authors = {n for b in blocks if b.kind == "byline" for n in meta.parse_byline(b.text) or []}
+    authors = {n for b in blocks if b.kind == "byline" for n in b.names}
     for block in footer:
         if block.kind is not None:
             continue
@@ -595,7 +601,7 @@ def _collect_metadata(blocks: list[Block], result: CleanResult) -> None:
             origins["dateline"] = "place_line"
         elif block.kind == "byline":
             origins["authors"] = "byline"
-            authors.update(dict.fromkeys(meta.parse_byline(block.text) or []))
+            authors.update(dict.fromkeys(block.names))
         elif block.kind == "contributors":
             contributors.update(dict.fromkeys(meta.parse_contributors(block.text) or []))
     result.authors = list(authors)

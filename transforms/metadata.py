@@ -161,15 +161,19 @@ def _looks_like_name(name: str) -> bool:
 
 def parse_byline(line: str) -> list[str] | None:
     """`By Teilor Stone`, `By Jane Doe and John Roe, Reuters` → the names."""
-    line = line.strip()
+    names = _byline_names(line.strip())
+    return list(names) if names else None
+
+
+@lru_cache(maxsize=4096)
+def _byline_names(line: str) -> tuple[str, ...]:
     if len(line) > 160:
-        return None
+        return ()
     match = _BYLINE.match(line)
     if not match:
-        return None
+        return ()
     names = [_tidy_name(n) for n in _SPLIT_NAMES.split(match.group("names")) if n.strip()]
-    names = [n for n in names if _looks_like_name(n)]
-    return names or None
+    return tuple(n for n in names if _looks_like_name(n))
 
 
 def parse_contributors(line: str) -> list[str] | None:

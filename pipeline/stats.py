@@ -1,0 +1,367 @@
+"""What an output folder holds, in numbers: read with pyarrow, for `inspect` and `report`.
+
+`read_output(folder)` scans every table of a newsbeam output (all runs written into it, not just
+the last) and returns an `OutputStats` of plain values; nothing here prints or draws. Only the
+columns each figure needs are read; the `boilerplate` texts are read to measure their length.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+from transforms.write import MANIFEST
+
+TABLES = ("articles", "entities", "rejects", "duplicates", "_index")
+DEFAULT_TOP = 10
+UNKNOWN_DATE = "unknown"
+_PARTITIONS = {
+    "articles": pa.schema([("published_date", pa.string()), ("source", pa.string())]),
+    "entities": pa.schema([("published_date", pa.string())]),
+}
+
+
+class NotAnOutputError(ValueError):
+    """The folder is not a newsbeam output; the message says what to pass instead."""
+
+
+@dataclass(frozen=True)
+class TableStats:
+    name: str
+    rows: int
+    files: int
+    bytes: int
+
+
+@dataclass(frozen=True)
+class Partition:
+    published_date: str
+    source: str
+    articles: int
+    files: int
+
+
+@dataclass(frozen=True)
+class SourceStats:
+    source: str
+    name: str | None
+    articles: int
+    words: int
+    first_date: str | None
+    last_date: str | None
+
+
+@dataclass(frozen=True)
+class EntityStats:
+    canonical: str
+    label: str
+    articles: int
+    mentions: int
+
+
+@dataclass(frozen=True)
+class BoilerplateStats:
+    kind: str
+    segments: int
+    articles: int
+    characters: int
+
+
+@dataclass(frozen=True)
+class RejectStats:
+    stage: str
+    reason: str
+    count: int
+    example: str
+    message: str
+
+
+@dataclass(frozen=True)
+class DuplicateStats:
+    reason: str
+    count: int
+    mean_similarity: float
+
+
+@dataclass(frozen=True)
+class CopiedStory:
+    article_id: str
+    title: str | None
+    copies: int
+
+
+@dataclass(frozen=True)
+class OutputStats:
+    """Everything `inspect` prints and `report` draws. Lists are sorted for display: partitions
+    by date (unknown last) then source, the others by count, largest first."""
+
+    folder: str
+    manifest: dict[str, Any] | None
+    tables: list[TableStats]
+    partitions: list[Partition]
+    sources: list[SourceStats]
+    entities: list[EntityStats]
+    boilerplate: list[BoilerplateStats]
+    rejects: list[RejectStats]
+    duplicates: list[DuplicateStats]
+    most_copied: list[CopiedStory]
+    per_day: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def rows(self, table: str) -> int:
+        return next((t.rows for t in self.tables if t.name == table), 0)
+
+
+def _dataset(folder: str, table: str) -> ds.Dataset | None:
+    path = os.path.join(folder, table)
+    if not os.path.isdir(path):
+        return None
+    partitioning = _PARTITIONS.get(table)
+    return ds.dataset(
+        path,
+        format="parquet",
+        partitioning=ds.partitioning(partitioning, flavor="hive") if partitioning else None,
+    )
+
+
+def _table_stats(name: str, dataset: ds.Dataset | None) -> TableStats:
+    if dataset is None:
+        return TableStats(name, 0, 0, 0)
+    files = dataset.files
+    size = sum(os.path.getsize(path) for path in files)
+    return TableStats(name, dataset.count_rows(), len(files), size)
+
+
+def _columns(dataset: ds.Dataset | None, columns: Sequence[str]) -> pa.Table | None:
+    if dataset is None:
+        return None
+    present = [c for c in columns if c in dataset.schema.names]
+    table = dataset.to_table(columns=present)
+    return table if table.num_rows else None
+
+
+def date_order(value: str | None) -> tuple[bool, str]:
+    """Sort key for `published_date` values: dates in order, `unknown` (or none) last."""
+    return (value in (None, UNKNOWN_DATE), value or "")
+
+
+def _partitions(dataset: ds.Dataset | None) -> list[Partition]:
+    if dataset is None:
+        return []
+    files: dict[tuple[str, str], int] = {}
+    for fragment in dataset.get_fragments():
+        values = ds.get_partition_keys(fragment.partition_expression)
+        key = (str(values.get("published_date")), str(values.get("source")))
+        files[key] = files.get(key, 0) + 1
+    table = _columns(dataset, ["published_date", "source", "article_id"])
+    counts: dict[tuple[str, str], int] = {}
+    if table is not None:
+        grouped = table.group_by(["published_date", "source"]).aggregate([("article_id", "count")])
+        for row in grouped.to_pylist():
+            counts[(row["published_date"], row["source"])] = row["article_id_count"]
+    return sorted(
+        (
+            Partition(date, source, counts.get((date, source), 0), n)
+            for (date, source), n in files.items()
+        ),
+        key=lambda p: (date_order(p.published_date), p.source),
+    )
+
+
+def _per_day(articles: pa.Table | None) -> dict[str, dict[str, int]]:
+    if articles is None:
+        return {}
+    grouped = articles.group_by(["published_date", "source"]).aggregate([("article_id", "count")])
+    days: dict[str, dict[str, int]] = {}
+    for row in sorted(grouped.to_pylist(), key=lambda r: date_order(r["published_date"])):
+        days.setdefault(row["published_date"], {})[row["source"]] = row["article_id_count"]
+    return days
+
+
+def _sources(articles: pa.Table | None) -> list[SourceStats]:
+    if articles is None:
+        return []
+    dated = articles.append_column(
+        "date",
+        pc.if_else(
+            pc.equal(articles["published_date"], UNKNOWN_DATE),
+            pa.scalar(None, pa.string()),
+            articles["published_date"],
+        ),
+    )
+    grouped = dated.group_by("source", use_threads=False).aggregate(
+        [
+            ("article_id", "count"),
+            ("word_count", "sum"),
+            ("source_name", "first"),
+            ("date", "min"),
+            ("date", "max"),
+        ]
+    )
+    sources = [
+        SourceStats(
+            row["source"],
+            row["source_name_first"],
+            row["article_id_count"],
+            row["word_count_sum"] or 0,
+            row["date_min"],
+            row["date_max"],
+        )
+        for row in grouped.to_pylist()
+    ]
+    return sorted(sources, key=lambda s: (-s.articles, s.source))
+
+
+def _entities(entities: pa.Table | None, top: int) -> list[EntityStats]:
+    if entities is None:
+        return []
+    grouped = entities.group_by(["canonical", "label"]).aggregate(
+        [("article_id", "count_distinct"), ("mentions", "sum")]
+    )
+    ranked = sorted(
+        grouped.to_pylist(),
+        key=lambda r: (-r["article_id_count_distinct"], -r["mentions_sum"], r["canonical"]),
+    )
+    return [
+        EntityStats(r["canonical"], r["label"], r["article_id_count_distinct"], r["mentions_sum"])
+        for r in ranked[:top]
+    ]
+
+
+def _boilerplate(articles: pa.Table | None) -> list[BoilerplateStats]:
+    if articles is None or "boilerplate" not in articles.column_names:
+        return []
+    column = articles["boilerplate"].combine_chunks()
+    segments = pc.list_flatten(column)
+    if not len(segments):
+        return []
+    owners = pc.list_parent_indices(column)
+    flat = pa.table(
+        {
+            "kind": segments.field("kind"),
+            "characters": pc.utf8_length(segments.field("text")),
+            "article": owners,
+        }
+    )
+    grouped = flat.group_by("kind").aggregate(
+        [("kind", "count"), ("article", "count_distinct"), ("characters", "sum")]
+    )
+    stats = [
+        BoilerplateStats(
+            r["kind"], r["kind_count"], r["article_count_distinct"], r["characters_sum"]
+        )
+        for r in grouped.to_pylist()
+    ]
+    return sorted(stats, key=lambda b: (-b.segments, b.kind))
+
+
+def _rejects(rejects: pa.Table | None) -> list[RejectStats]:
+    if rejects is None:
+        return []
+    ordered = rejects.sort_by("source_uri")
+    grouped = ordered.group_by(["stage", "reason"], use_threads=False).aggregate(
+        [("source_uri", "count"), ("source_uri", "first"), ("message", "first")]
+    )
+    stats = [
+        RejectStats(
+            r["stage"],
+            r["reason"],
+            r["source_uri_count"],
+            r["source_uri_first"],
+            r["message_first"] or "",
+        )
+        for r in grouped.to_pylist()
+    ]
+    return sorted(stats, key=lambda r: (-r.count, r.stage, r.reason))
+
+
+def _duplicates(duplicates: pa.Table | None) -> list[DuplicateStats]:
+    if duplicates is None:
+        return []
+    grouped = duplicates.group_by("reason").aggregate(
+        [("source_uri", "count"), ("similarity", "mean")]
+    )
+    stats = [
+        DuplicateStats(r["reason"], r["source_uri_count"], r["similarity_mean"] or 0.0)
+        for r in grouped.to_pylist()
+    ]
+    return sorted(stats, key=lambda d: (-d.count, d.reason))
+
+
+def _most_copied(
+    duplicates: pa.Table | None, articles: pa.Table | None, top: int
+) -> list[CopiedStory]:
+    if duplicates is None:
+        return []
+    grouped = duplicates.group_by("duplicate_of").aggregate([("source_uri", "count")])
+    ranked = sorted(grouped.to_pylist(), key=lambda r: (-r["source_uri_count"], r["duplicate_of"]))
+    titles: dict[str, str | None] = {}
+    if articles is not None and "title" in articles.column_names:
+        titles = dict(
+            zip(articles["article_id"].to_pylist(), articles["title"].to_pylist(), strict=True)
+        )
+    return [
+        CopiedStory(r["duplicate_of"], titles.get(r["duplicate_of"]), r["source_uri_count"])
+        for r in ranked[:top]
+    ]
+
+
+def read_manifest(folder: str) -> dict[str, Any] | None:
+    path = os.path.join(folder, MANIFEST)
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def read_output(folder: str, top: int = DEFAULT_TOP) -> OutputStats:
+    """The numbers of a local newsbeam output folder (every run written into it).
+
+    Raises NotAnOutputError when the folder has neither `_manifest.json` nor `articles/`."""
+    if not os.path.isdir(folder):
+        raise NotAnOutputError(
+            f"{folder!r} does not exist. Give the --output folder of a newsbeam run."
+        )
+    manifest = read_manifest(folder)
+    datasets = {table: _dataset(folder, table) for table in TABLES}
+    if manifest is None and datasets["articles"] is None:
+        raise NotAnOutputError(
+            f"{folder!r} is not a newsbeam output (it has no {MANIFEST} and no articles/). "
+            "Give the --output folder of a newsbeam run."
+        )
+    articles = _columns(
+        datasets["articles"],
+        [
+            "article_id",
+            "published_date",
+            "source",
+            "source_name",
+            "title",
+            "word_count",
+            "boilerplate",
+        ],
+    )
+    entities = _columns(datasets["entities"], ["article_id", "canonical", "label", "mentions"])
+    rejects = _columns(datasets["rejects"], ["source_uri", "stage", "reason", "message"])
+    duplicates = _columns(
+        datasets["duplicates"], ["source_uri", "duplicate_of", "similarity", "reason"]
+    )
+    return OutputStats(
+        folder=folder,
+        manifest=manifest,
+        tables=[_table_stats(name, datasets[name]) for name in TABLES],
+        partitions=_partitions(datasets["articles"]),
+        sources=_sources(articles),
+        entities=_entities(entities, top),
+        boilerplate=_boilerplate(articles),
+        rejects=_rejects(rejects),
+        duplicates=_duplicates(duplicates),
+        most_copied=_most_copied(duplicates, articles, top),
+        per_day=_per_day(articles),
+    )

@@ -1,0 +1,233 @@
+"""Plain-text views of a run and of an output folder: the end-of-run summary and `inspect`.
+
+Pure functions from manifests and `OutputStats` to strings; the CLI prints them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from pipeline.stats import OutputStats
+
+MAX_CELL = 60
+TABLE_LABELS = ("articles", "entities", "rejects", "duplicates")
+
+
+def cell(value: Any, width: int = MAX_CELL) -> str:
+    """A table cell: thousands separators for integers, two decimals for floats, `-` for none,
+    text on one line and cut to `width` characters."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    text = " ".join(str(value).split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _numbers(values: Iterable[Any]) -> bool:
+    present = [v for v in values if v is not None]
+    return bool(present) and all(isinstance(v, int | float) for v in present)
+
+
+def text_table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    align: str = "",
+    indent: str = "  ",
+) -> str:
+    """A plain-text table: a header line, a rule, one line per row. `align` holds `l` or `r`
+    per column; by default columns of numbers align right and the others left."""
+    cells = [[cell(value) for value in row] for row in rows]
+    numeric = [
+        align[i] == "r" if i < len(align) else _numbers(row[i] for row in rows)
+        for i in range(len(headers))
+    ]
+    widths = [
+        max([len(header), *(len(row[i]) for row in cells)]) for i, header in enumerate(headers)
+    ]
+
+    def line(values: Sequence[str]) -> str:
+        padded = [
+            value.rjust(width) if right else value.ljust(width)
+            for value, width, right in zip(values, widths, numeric, strict=True)
+        ]
+        return (indent + "  ".join(padded)).rstrip()
+
+    rule = indent + "  ".join("-" * width for width in widths)
+    return "\n".join([line(list(headers)), rule, *(line(row) for row in cells)])
+
+
+def size(count: int) -> str:
+    """A byte count for people: `812 B`, `64.2 kB`, `3.1 MB`."""
+    value = float(count)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    raise AssertionError("unreachable")
+
+
+def ledger(counts: dict[str, Any]) -> str:
+    return (
+        f"{counts['read']:,} read · {counts['written']:,} written · "
+        f"{counts['rejected']:,} rejected · {counts['duplicates']:,} duplicates"
+    )
+
+
+def run_summary(manifest: dict[str, Any], seconds: float, output: str) -> str:
+    """What a finished run says: the ledger, the time and rate, where each table is and how
+    many rows this run added, the reasons of rejects and duplicates, and what to do next."""
+    counts = manifest["counts"]
+    rate = counts["read"] / seconds if seconds > 0 else 0.0
+    lines = [
+        f"newsbeam: {ledger(counts)} · {counts['entities']:,} entity rows "
+        f"in {seconds:.1f} s ({rate:,.1f} docs/s)",
+    ]
+    rows = {
+        "articles": counts["written"],
+        "entities": counts["entities"],
+        "rejects": counts["rejected"],
+        "duplicates": counts["duplicates"],
+    }
+    for table in TABLE_LABELS:
+        files = manifest["files"].get(table, [])
+        if files:
+            lines.append(
+                f"  {table:<11} {_join(output, table)}  "
+                f"({rows[table]:,} rows in {len(files)} new files)"
+            )
+    for reason, count in counts["rejected_by_reason"].items():
+        lines.append(f"  rejected: {count} × {reason}")
+    for reason, count in counts.get("duplicates_by_reason", {}).items():
+        lines.append(f"  duplicate: {count} × {reason}")
+    lines.append(f"  manifest    {_join(output, '_manifest.json')}")
+    if not output.startswith(("gs://", "s3://")):
+        lines.append(
+            f"  look at it: newsbeam inspect {output}  ·  "
+            f"newsbeam report {output} -o {_join(output, 'report.html')}"
+        )
+    return "\n".join(lines)
+
+
+def _join(folder: str, name: str) -> str:
+    return f"{folder.rstrip('/')}/{name}"
+
+
+def _section(title: str, body: str) -> str:
+    return f"{title}\n{body}"
+
+
+def inspect_text(stats: OutputStats, top: int) -> str:
+    """`newsbeam inspect`: every section as a plain-text table, empty sections said in words."""
+    sections = [_header(stats)]
+    sections.append(
+        _section(
+            "tables",
+            text_table(
+                ["table", "rows", "files", "size"],
+                [(t.name, t.rows, t.files, size(t.bytes)) for t in stats.tables],
+                align="lrrr",
+            ),
+        )
+    )
+    shown = stats.partitions[: top * 3]
+    partitions = (
+        text_table(
+            ["published_date", "source", "articles", "files"],
+            [(p.published_date, p.source, p.articles, p.files) for p in shown],
+        )
+        if shown
+        else "  no article partitions"
+    )
+    if len(stats.partitions) > len(shown):
+        partitions += f"\n  … {len(stats.partitions) - len(shown):,} more partitions"
+    sections.append(_section(f"partitions of articles/ ({len(stats.partitions):,})", partitions))
+    sections.append(
+        _section(
+            "top sources",
+            text_table(
+                ["source", "name", "articles", "words", "first date", "last date"],
+                [
+                    (s.source, s.name, s.articles, s.words, s.first_date, s.last_date)
+                    for s in stats.sources[:top]
+                ],
+            )
+            if stats.sources
+            else "  no articles",
+        )
+    )
+    sections.append(
+        _section(
+            "top entities (by articles naming them)",
+            text_table(
+                ["entity", "label", "articles", "mentions"],
+                [(e.canonical, e.label, e.articles, e.mentions) for e in stats.entities[:top]],
+            )
+            if stats.entities
+            else "  no entities",
+        )
+    )
+    sections.append(
+        _section(
+            "boilerplate removed, by kind",
+            text_table(
+                ["kind", "segments", "articles", "characters"],
+                [(b.kind, b.segments, b.articles, b.characters) for b in stats.boilerplate],
+            )
+            if stats.boilerplate
+            else "  none",
+        )
+    )
+    sections.append(
+        _section(
+            "rejects by reason",
+            text_table(
+                ["stage", "reason", "count", "example", "message"],
+                [(r.stage, r.reason, r.count, r.example, r.message) for r in stats.rejects],
+            )
+            if stats.rejects
+            else "  no rejects: every input became an article or a duplicate",
+        )
+    )
+    duplicates = (
+        text_table(
+            ["reason", "copies", "mean similarity"],
+            [(d.reason, d.count, d.mean_similarity) for d in stats.duplicates],
+        )
+        if stats.duplicates
+        else "  no duplicates"
+    )
+    if stats.most_copied:
+        duplicates += "\n\n" + text_table(
+            ["most copied story", "title", "copies"],
+            [(c.article_id, c.title, c.copies) for c in stats.most_copied[:top]],
+        )
+    sections.append(_section("duplicates", duplicates))
+    return "\n\n".join(sections)
+
+
+def _header(stats: OutputStats) -> str:
+    lines = [f"newsbeam output {stats.folder}"]
+    manifest = stats.manifest
+    if manifest is None:
+        lines.append("  no _manifest.json: the last run did not finish, or this folder is old")
+        return "\n".join(lines)
+    counts = manifest["counts"]
+    finished = datetime.fromisoformat(manifest["finished_at"]).astimezone(UTC)
+    lines.append(
+        f"  last run {manifest['run_id']}, finished {finished:%Y-%m-%d %H:%M:%S} UTC: "
+        f"{ledger(counts)}"
+    )
+    totals = {name: stats.rows(name) for name in TABLE_LABELS}
+    lines.append(
+        f"  in the folder (every run): {totals['articles']:,} articles · "
+        f"{totals['entities']:,} entity rows · {totals['rejects']:,} rejects · "
+        f"{totals['duplicates']:,} duplicates"
+    )
+    return "\n".join(lines)
