@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -53,15 +54,21 @@ def partition_dir(output: str, table: str, values: Iterable[tuple[str, str]] = (
     return FileSystems.join(output, *parts)
 
 
-def write_parquet(path: str, rows: list[dict[str, Any]], schema: pa.Schema) -> None:
-    """Write rows to `path` atomically: a hidden temporary file, then a rename."""
+def temporary_path(path: str) -> str:
+    """A hidden name beside `path`, unique to this attempt: a runner may run the same write twice
+    at once (the Dask runner recomputes what a side input needs), and two attempts must never
+    share, or rename away, each other's temporary file."""
     directory, name = path.rsplit("/", 1)
-    temporary = FileSystems.join(directory, f".{name}{TEMPORARY_SUFFIX}")
+    return FileSystems.join(directory, f".{name}.{uuid.uuid4().hex[:12]}{TEMPORARY_SUFFIX}")
+
+
+def write_parquet(path: str, rows: list[dict[str, Any]], schema: pa.Schema) -> None:
+    """Write rows to `path` atomically: a hidden temporary file, then a rename, which replaces an
+    earlier file of the same name (the same rows, from a retried or repeated attempt)."""
+    temporary = temporary_path(path)
     table = pa.Table.from_pylist(rows, schema=schema)
     with FileSystems.create(temporary) as handle:
         pq.write_table(table, handle, compression="zstd", row_group_size=ROWS_PER_GROUP)
-    if FileSystems.exists(path):
-        FileSystems.delete([path])
     FileSystems.rename([temporary], [path])
 
 
@@ -374,11 +381,8 @@ class WriteManifest(beam.PTransform):
 
 
 def write_json(path: str, record: BaseModel) -> None:
-    """Write a JSON document atomically (temporary name, then rename)."""
-    directory, name = path.rsplit("/", 1)
-    temporary = FileSystems.join(directory, f".{name}{TEMPORARY_SUFFIX}")
+    """Write a JSON document atomically (temporary name, then a rename that replaces it)."""
+    temporary = temporary_path(path)
     with FileSystems.create(temporary) as handle:
         handle.write(json.dumps(record.model_dump(mode="json"), indent=2).encode("utf-8"))
-    if FileSystems.exists(path):
-        FileSystems.delete([path])
     FileSystems.rename([temporary], [path])
