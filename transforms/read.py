@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import codecs
 import gzip
+import hashlib
 import io
 import json
 import zlib
 from collections.abc import Iterable, Iterator
 from datetime import UTC
+from typing import BinaryIO, NamedTuple
 
 import apache_beam as beam
 import charset_normalizer
@@ -37,6 +39,29 @@ _BOMS = (
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
 _CONTROL_OK = {"\t", "\n", "\r", "\f", "\v"}
+_CHUNK = 1 << 20
+
+
+class Fingerprint(NamedTuple):
+    """An input file as it was read: its path, size in bytes and SHA-256 of those bytes (as
+    stored, before any gzip decompression). What `_inputs/` records."""
+
+    path: str
+    size: int
+    sha256: str
+
+
+def read_head(handle: BinaryIO, limit: int) -> tuple[bytes, int, str]:
+    """(the first `limit` bytes, the whole stream's size, its SHA-256): the head is kept, the
+    rest is only hashed, so a file too large to parse still gets a checksum."""
+    digest = hashlib.sha256()
+    head = handle.read(limit)
+    digest.update(head)
+    size = len(head)
+    while chunk := handle.read(_CHUNK):
+        digest.update(chunk)
+        size += len(chunk)
+    return head, size, digest.hexdigest()
 
 
 class DecodeError(ValueError):
@@ -169,48 +194,52 @@ def parse_jsonl(path: str, text: str, encoding: str) -> Iterator[RawDocument | R
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        uri = f"{path}#{number}"
-        where = f"{path} line {number}"
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as error:
-            yield Reject(
-                source_uri=uri,
-                stage="read",
-                reason="invalid_json",
-                line=number,
-                message=f"{where}: not valid JSON ({error.msg} at column {error.colno}); "
-                "each line must be one JSON object",
-                excerpt=_excerpt(line),
-            )
-            continue
-        try:
-            record = JsonlRecord.model_validate(value)
-        except ValidationError as error:
-            details = error_details(error)
-            yield Reject(
-                source_uri=uri,
-                stage="read",
-                reason="invalid_record",
-                line=number,
-                errors=details,
-                excerpt=_excerpt(line),
-                message=f"{where}: " + "; ".join(f"{d.loc}: {d.msg}" for d in details),
-            )
-            continue
-        published_at = record.published_at
-        if published_at is not None and published_at.tzinfo is None:
-            published_at = published_at.replace(tzinfo=UTC)
-        yield RawDocument(
+        yield parse_record(f"{path}#{number}", f"{path} line {number}", line, encoding, number)
+
+
+def parse_record(
+    uri: str, where: str, line: str, encoding: str, number: int | None = None
+) -> RawDocument | Reject:
+    """One JSON object (a JSONL line, a Pub/Sub message) → a RawDocument, or a Reject saying
+    what is wrong with it. `where` names the record in messages; `number` is its line."""
+    try:
+        value = json.loads(line)
+    except json.JSONDecodeError as error:
+        return Reject(
             source_uri=uri,
-            kind="html" if record.html is not None and record.text is None else "text",
-            content=record.text if record.text is not None else record.html or "",
-            encoding=encoding,
-            url=record.url,
-            title=record.title,
-            published_at=published_at,
-            source=record.source,
+            stage="read",
+            reason="invalid_json",
+            line=number,
+            message=f"{where}: not valid JSON ({error.msg} at column {error.colno}); "
+            + ("each line must be one JSON object" if number else "expected one JSON object"),
+            excerpt=_excerpt(line),
         )
+    try:
+        record = JsonlRecord.model_validate(value)
+    except ValidationError as error:
+        details = error_details(error)
+        return Reject(
+            source_uri=uri,
+            stage="read",
+            reason="invalid_record",
+            line=number,
+            errors=details,
+            excerpt=_excerpt(line),
+            message=f"{where}: " + "; ".join(f"{d.loc}: {d.msg}" for d in details),
+        )
+    published_at = record.published_at
+    if published_at is not None and published_at.tzinfo is None:
+        published_at = published_at.replace(tzinfo=UTC)
+    return RawDocument(
+        source_uri=uri,
+        kind="html" if record.html is not None and record.text is None else "text",
+        content=record.text if record.text is not None else record.html or "",
+        encoding=encoding,
+        url=record.url,
+        title=record.title,
+        published_at=published_at,
+        source=record.source,
+    )
 
 
 def match_paths(patterns: Iterable[str]) -> list[str]:
@@ -249,13 +278,15 @@ class MatchInputs(beam.PTransform):
 
 
 class ParseFileFn(beam.DoFn):
-    """Reads one matched file and emits its RawDocuments and Rejects.
+    """Reads one matched file and emits its RawDocuments and Rejects, and with `fingerprint`
+    also one Fingerprint of the file (path, size, checksum) for the ledger of inputs.
 
     Example input: a fileio.ReadableFile for `seeds/000_383991272e6f6611.txt`.
     """
 
-    def __init__(self, max_bytes: int) -> None:
+    def __init__(self, max_bytes: int, fingerprint: bool = False) -> None:
         self._max_bytes = max_bytes
+        self._fingerprint = fingerprint
         self._files = Metrics.counter("read", "files")
         self._documents = Metrics.counter("read", "documents")
         self._rejected = Metrics.counter("read", "rejected")
@@ -267,7 +298,10 @@ class ParseFileFn(beam.DoFn):
         try:
             with readable.open() as handle:
                 # One byte past the limit is enough to know the file is too large.
-                data = handle.read(self._max_bytes + 1)
+                if self._fingerprint:
+                    data, size, sha256 = read_head(handle, self._max_bytes + 1)
+                else:
+                    data = handle.read(self._max_bytes + 1)
         except OSError as error:
             self._rejected.inc()
             yield Reject(
@@ -278,6 +312,8 @@ class ParseFileFn(beam.DoFn):
             )
             return
         self._bytes.update(len(data))
+        if self._fingerprint:
+            yield Fingerprint(path, size, sha256)
         for record in parse_file(path, data, self._max_bytes):
             (self._rejected if isinstance(record, Reject) else self._documents).inc()
             yield record
@@ -297,3 +333,23 @@ class ReadDocuments(beam.PTransform):
             | "ParseFiles" >> beam.ParDo(ParseFileFn(self._max_bytes))
             | "SplitRejects" >> SplitOff(Reject)
         )
+
+
+class ReadInputFiles(beam.PTransform):
+    """Matched paths → (RawDocuments, Rejects, Fingerprints): ReadDocuments, plus one
+    Fingerprint per file read, which the ledger of inputs (`_inputs/`) records. A file that
+    cannot be opened has no Fingerprint: it is a Reject and is tried again by the next run."""
+
+    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        super().__init__()
+        self._max_bytes = max_bytes
+
+    def expand(self, paths: beam.PCollection[str]):
+        records, fingerprints = (
+            paths
+            | "OpenFiles" >> fileio.ReadMatches(compression=CompressionTypes.UNCOMPRESSED)
+            | "ParseFiles" >> beam.ParDo(ParseFileFn(self._max_bytes, fingerprint=True))
+            | "SplitFingerprints" >> SplitOff(Fingerprint)
+        )
+        documents, rejects = records | "SplitRejects" >> SplitOff(Reject)
+        return documents, rejects, fingerprints
