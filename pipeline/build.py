@@ -1,13 +1,20 @@
-"""build_pipeline(): the newsbeam pipeline, wired stage by stage and returned without running.
+"""build_pipeline() and build_streaming_pipeline(): the newsbeam pipelines, wired stage by stage
+and returned without running.
 
-documents = Read → Extract → Validate → Deduplicate → Enrich → Write Parquet → _manifest.json
-every stage's failures → rejects/, every copy not written → duplicates/,
-every article written → _index/ (what later runs deduplicate against)
+Batch:
+    documents = Read → Extract → Validate → Deduplicate → Enrich → Write Parquet → _manifest.json
+    every stage's failures → rejects/, every copy not written → duplicates/,
+    every article written → _index/ (what later runs deduplicate against),
+    every file read → _inputs/ (what later runs skip)
+
+Streaming: the same stages on fixed windows of arrival time, each window written and accounted
+for on its own (`transforms.stream`, `transforms.ledger`).
 """
 
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import apache_beam as beam
@@ -25,7 +32,9 @@ from schemas import (
 from transforms.dedup import Deduplicate, index_entry
 from transforms.enrich import EnrichEntities, entity_rows
 from transforms.extract import ExtractArticles
-from transforms.read import MatchInputs, ReadDocuments
+from transforms.ledger import SkipRecordedInputs, WriteWindowLedger
+from transforms.read import MatchInputs, ReadInputFiles
+from transforms.stream import ArrivedFiles, ReadMessages, WatchInputs, stream_windows
 from transforms.validate import ValidateArticles
 from transforms.write import WriteManifest, WriteParquet
 
@@ -35,26 +44,36 @@ def new_run_id(now: datetime | None = None) -> str:
     return f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
 
 
-def build_pipeline(options: PipelineOptions) -> beam.Pipeline:
-    """The whole newsbeam pipeline for `options`; the caller runs it."""
-    nb = options.view_as(NewsbeamOptions)
-    if not nb.input or not nb.output:
-        raise ValueError("newsbeam needs --input PATTERN and --output DIR")
-    started_at = datetime.now(UTC)
-    run_id = nb.run_id or new_run_id(started_at)
-    output = nb.output
+@dataclass(frozen=True)
+class Outcomes:
+    """What a run produces: files written ((table, path, rows) each), Rejects of every stage,
+    and Duplicates."""
 
-    p = beam.Pipeline(options=options)
-    on_dask = (options.view_as(StandardOptions).runner or "").endswith("DaskRunner")
-    paths = p | "MatchInputs" >> MatchInputs(nb.input, match_now=on_dask)
-    documents, read_rejects = paths | "ReadDocuments" >> ReadDocuments(nb.max_bytes)
-    drafts, extract_rejects = documents | "ExtractArticles" >> ExtractArticles()
+    files: beam.PCollection
+    rejects: beam.PCollection
+    duplicates: beam.PCollection
+
+
+def process_documents(
+    documents: beam.PCollection,
+    read_rejects: beam.PCollection,
+    nb: NewsbeamOptions,
+    run_id: str,
+    per_window: bool = False,
+) -> Outcomes:
+    """Extract → Validate → Deduplicate → Enrich → Write, applied to `documents` (RawDocuments);
+    `read_rejects` are written with the rejects of the later stages. `per_window`: the documents
+    are in the fixed windows of a streaming run."""
+    output = nb.output
+    drafts, extract_rejects = documents | "ExtractArticles" >> ExtractArticles(
+        per_window=per_window
+    )
     articles, invalid = drafts | "ValidateArticles" >> ValidateArticles(nb.min_words)
     originals, duplicates = articles | "Deduplicate" >> Deduplicate(
-        nb.dedup_against or output, nb.near_duplicate_threshold
+        nb.dedup_against or output, nb.near_duplicate_threshold, per_window=per_window
     )
     enriched, enrich_rejects = originals | "EnrichEntities" >> EnrichEntities(
-        nb.spacy_model, nb.batch_size
+        nb.spacy_model, nb.batch_size, per_window=per_window
     )
     rejects = (
         read_rejects,
@@ -110,12 +129,113 @@ def build_pipeline(options: PipelineOptions) -> beam.Pipeline:
             partition=lambda d: [],
         ),
     ) | "CollectFiles" >> beam.Flatten()
+    return Outcomes(files=files, rejects=rejects, duplicates=duplicates)
+
+
+def build_pipeline(options: PipelineOptions) -> beam.Pipeline:
+    """The whole batch pipeline for `options`; the caller runs it."""
+    nb = options.view_as(NewsbeamOptions)
+    if not nb.input or not nb.output:
+        raise ValueError("newsbeam needs --input PATTERN and --output DIR")
+    started_at = datetime.now(UTC)
+    run_id = nb.run_id or new_run_id(started_at)
+    output = nb.output
+
+    p = beam.Pipeline(options=options)
+    on_dask = (options.view_as(StandardOptions).runner or "").endswith("DaskRunner")
+    matched = p | "MatchInputs" >> MatchInputs(nb.input, match_now=on_dask)
+    paths, skipped = matched | "SkipRecordedInputs" >> SkipRecordedInputs(
+        output, enabled=not nb.reprocess_inputs
+    )
+    documents, read_rejects, fingerprints = paths | "ReadInputFiles" >> ReadInputFiles(nb.max_bytes)
+    outcomes = process_documents(documents, read_rejects, nb, run_id)
 
     _ = {
         "inputs": paths,
         "documents": documents,
-        "rejects": rejects,
-        "duplicates": duplicates,
-        "files": files,
+        "rejects": outcomes.rejects,
+        "duplicates": outcomes.duplicates,
+        "files": outcomes.files,
+        "fingerprints": fingerprints,
+        "skipped": skipped | "SkippedPaths" >> beam.Map(lambda s: s.path),
     } | "WriteManifest" >> WriteManifest(output, run_id, started_at)
+    return p
+
+
+def build_streaming_pipeline(
+    options: PipelineOptions,
+    arrivals: list[tuple[str, float]] | None = None,
+    run_id: str | None = None,
+    messages: beam.PTransform | None = None,
+) -> beam.Pipeline:
+    """The streaming pipeline for `options`; the caller runs it.
+
+    Source, in this order: `arrivals` ((path, seen_at) pairs a local watcher saw: a bounded
+    run over them), `--pubsub-subscription` (read by `messages` if given, e.g. a TestStream,
+    else by Beam's ReadFromPubSub), else `fileio.MatchContinuously` over `--input`.
+    Each window of `--window-seconds` is written with its own manifest (`_manifests/`).
+    """
+    nb = options.view_as(NewsbeamOptions)
+    if not nb.output or not (nb.input or nb.pubsub_subscription or arrivals is not None):
+        raise ValueError("a streaming run needs --output and --input or --pubsub-subscription")
+    started_at = datetime.now(UTC)
+    run_id = run_id or nb.run_id or new_run_id(started_at)
+    output = nb.output
+
+    def windows() -> beam.WindowInto:
+        return stream_windows(nb.window_seconds, nb.allowed_lateness_seconds)
+
+    p = beam.Pipeline(options=options)
+    if arrivals is not None:
+        arrived = p | "ArrivedFiles" >> ArrivedFiles(arrivals)
+    elif nb.pubsub_subscription:
+        arrived = None
+    else:
+        arrived = p | "WatchInputs" >> WatchInputs(nb.input, nb.poll_seconds)
+
+    message_parts: list[beam.PCollection] = []
+    if arrived is not None:
+        new_paths, skipped = arrived | "SkipRecordedInputs" >> SkipRecordedInputs(
+            output, enabled=not nb.reprocess_inputs
+        )
+        paths = new_paths | "WindowFiles" >> windows()
+    else:
+        documents, rejects, fingerprints, paths = p | "ReadMessages" >> ReadMessages(
+            nb.pubsub_subscription, source=messages
+        )
+        message_parts = [
+            documents | "WindowMessageDocuments" >> windows(),
+            rejects | "WindowMessageRejects" >> windows(),
+            fingerprints | "WindowMessageFingerprints" >> windows(),
+        ]
+        message_parts.append(message_parts[2] | "MessageUris" >> beam.Map(lambda f: f.path))
+        paths = paths | "WindowMessagePaths" >> windows()
+        skipped = p | "NothingSkipped" >> beam.Create([])
+    paths = paths | "DropRepeatedPaths" >> beam.Distinct()
+    file_documents, file_rejects, file_fingerprints = paths | "ReadInputFiles" >> ReadInputFiles(
+        nb.max_bytes
+    )
+    if message_parts:
+        documents = (file_documents, message_parts[0]) | "CollectDocuments" >> beam.Flatten()
+        read_rejects = (file_rejects, message_parts[1]) | "CollectReadRejects" >> beam.Flatten()
+        fingerprints = (file_fingerprints, message_parts[2]) | "CollectFingerprints" >> (
+            beam.Flatten()
+        )
+        inputs = (paths, message_parts[3]) | "CollectInputs" >> beam.Flatten()
+    else:
+        documents, read_rejects, fingerprints = file_documents, file_rejects, file_fingerprints
+        inputs = paths
+
+    outcomes = process_documents(documents, read_rejects, nb, run_id, per_window=True)
+    _ = {
+        "inputs": inputs,
+        "fingerprints": fingerprints,
+        "documents": documents,
+        "rejects": outcomes.rejects,
+        "duplicates": outcomes.duplicates,
+        "files": outcomes.files,
+        "skipped": skipped | "WindowSkipped" >> windows(),
+    } | "WriteWindowLedger" >> WriteWindowLedger(
+        output, run_id, started_at, nb.window_seconds, nb.allowed_lateness_seconds
+    )
     return p

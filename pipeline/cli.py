@@ -26,7 +26,8 @@ from collections.abc import Sequence
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
-from pipeline.build import build_pipeline
+from pipeline import streaming
+from pipeline.build import build_pipeline, build_streaming_pipeline
 from pipeline.cluster import ClusterError, check_hash_seeds, local_cluster
 from pipeline.options import NewsbeamOptions
 from transforms.write import MANIFEST
@@ -122,6 +123,8 @@ def summary(manifest: dict, seconds: float, output: str) -> str:
         lines.append(f"  rejected: {count} × {reason}")
     for reason, count in counts.get("duplicates_by_reason", {}).items():
         lines.append(f"  duplicate: {count} × {reason}")
+    if counts.get("skipped"):
+        lines.append(f"  skipped:   {counts['skipped']} input files already read (in _inputs/)")
     lines.append(f"  manifest    {FileSystems.join(output, MANIFEST)}")
     return "\n".join(lines)
 
@@ -159,8 +162,40 @@ def _run_dask(pipeline_args: list[str], workers: int, dask_options) -> None:
         result.client.close()
 
 
+def run_streaming(args: argparse.Namespace, pipeline_args: list[str], runner: str) -> int:
+    """`--streaming`: on the DirectRunner, watch --input and write window by window until
+    SIGINT/SIGTERM (pipeline.streaming); on another runner, submit the unbounded pipeline."""
+    if not args.output or not (args.input or args.pubsub_subscription):
+        raise UsageError(
+            "newsbeam run --streaming needs --output DIR and --input PATTERN "
+            "(or --pubsub-subscription on Dataflow)"
+        )
+    if args.window_seconds < 1 or args.poll_seconds <= 0 or args.allowed_lateness_seconds < 0:
+        raise UsageError(
+            "--window-seconds and --poll-seconds must be positive, "
+            "--allowed-lateness-seconds not negative"
+        )
+    local = runner.endswith("DirectRunner")
+    if args.pubsub_subscription and local:
+        raise UsageError(
+            "--pubsub-subscription needs a streaming runner with the GCP extras "
+            "(--runner DataflowRunner); locally, watch files with --input"
+        )
+    check_model(args.spacy_model)
+    check_output(args.output)
+    if local:
+        return streaming.watch(pipeline_args)
+    result = build_streaming_pipeline(PipelineOptions(pipeline_args)).run()
+    print(f"newsbeam: streaming job submitted to {runner} ({result.state})", file=sys.stderr)
+    return 0
+
+
 def run(argv: Sequence[str]) -> int:
     args, _beam_args = _parser().parse_known_args(argv)
+    pipeline_args = list(argv[1:]) if argv and argv[0] == "run" else list(argv)
+    options = PipelineOptions(pipeline_args).view_as(StandardOptions)
+    if options.streaming:
+        return run_streaming(args, pipeline_args, options.runner or "DirectRunner")
     if not args.input or not args.output:
         raise UsageError("newsbeam run needs --input PATTERN and --output DIR")
     if min(args.batch_size, args.min_words, args.max_bytes, args.dask_workers) < 1:
@@ -178,7 +213,6 @@ def run(argv: Sequence[str]) -> int:
     if args.dedup_against:
         check_earlier_output(args.dedup_against)
 
-    pipeline_args = list(argv[1:]) if argv and argv[0] == "run" else list(argv)
     runner = PipelineOptions(pipeline_args).view_as(StandardOptions).runner or "DirectRunner"
     print(f"newsbeam: {len(files)} input files matched; running on {runner} …", file=sys.stderr)
     started = time.monotonic()

@@ -7,11 +7,19 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from transforms.dedup import DEFAULT_NEAR_DUPLICATE_THRESHOLD
 from transforms.enrich import DEFAULT_MODEL
 from transforms.read import DEFAULT_MAX_BYTES
+from transforms.stream import (
+    DEFAULT_ALLOWED_LATENESS_SECONDS,
+    DEFAULT_POLL_SECONDS,
+    DEFAULT_WINDOW_SECONDS,
+)
 
 DEFAULT_MIN_WORDS = 20
 
 
 class NewsbeamOptions(PipelineOptions):
+    """newsbeam's flags. Streaming runs use Beam's own `--streaming` flag with the window and
+    source flags below; everything else applies to batch and streaming runs alike."""
+
     @classmethod
     def _add_argparse_args(cls, parser) -> None:
         parser.add_argument(
@@ -78,4 +86,43 @@ class NewsbeamOptions(PipelineOptions):
             dest="run_id",
             default=None,
             help="names this run's files (part-RUN-…); default: UTC time and a random suffix",
+        )
+        parser.add_argument(
+            "--reprocess-inputs",
+            dest="reprocess_inputs",
+            action="store_true",
+            default=False,
+            help="read every matched file, even those the output's ledger (_inputs/) already "
+            "records with the same size and checksum (default: skip them)",
+        )
+        parser.add_argument(
+            "--window-seconds",
+            dest="window_seconds",
+            type=int,
+            default=DEFAULT_WINDOW_SECONDS,
+            help="with --streaming: length of the fixed windows that are written together, "
+            f"each with its own manifest (default: {DEFAULT_WINDOW_SECONDS})",
+        )
+        parser.add_argument(
+            "--poll-seconds",
+            dest="poll_seconds",
+            type=float,
+            default=DEFAULT_POLL_SECONDS,
+            help="with --streaming: how often the --input patterns are listed for new files "
+            f"(default: {DEFAULT_POLL_SECONDS:g})",
+        )
+        parser.add_argument(
+            "--allowed-lateness-seconds",
+            dest="allowed_lateness_seconds",
+            type=int,
+            default=DEFAULT_ALLOWED_LATENESS_SECONDS,
+            help="with --streaming: how late (behind the watermark) a record may arrive and "
+            f"still be written (default: {DEFAULT_ALLOWED_LATENESS_SECONDS}, a year)",
+        )
+        parser.add_argument(
+            "--pubsub-subscription",
+            dest="pubsub_subscription",
+            default=None,
+            help="with --streaming on Dataflow: read records from this Pub/Sub subscription "
+            "(projects/PROJECT/subscriptions/NAME); a message is one JSON record or a gs:// path",
         )
