@@ -45,6 +45,15 @@ def new_run_id(now: datetime | None = None) -> str:
 
 
 @dataclass(frozen=True)
+class StreamOutputs:
+    """What `apply_streaming` returns: files written ((table, path, rows) each, in their
+    windows) and the Manifest of each window firing."""
+
+    files: beam.PCollection
+    manifests: beam.PCollection
+
+
+@dataclass(frozen=True)
 class Outcomes:
     """What a run produces: files written ((table, path, rows) each), Rejects of every stage,
     and Duplicates."""
@@ -166,18 +175,41 @@ def build_streaming_pipeline(
     options: PipelineOptions,
     arrivals: list[tuple[str, float]] | None = None,
     run_id: str | None = None,
-    messages: beam.PTransform | None = None,
 ) -> beam.Pipeline:
     """The streaming pipeline for `options`; the caller runs it.
 
-    Source, in this order: `arrivals` ((path, seen_at) pairs a local watcher saw: a bounded
-    run over them), `--pubsub-subscription` (read by `messages` if given, e.g. a TestStream,
-    else by Beam's ReadFromPubSub), else `fileio.MatchContinuously` over `--input`.
-    Each window of `--window-seconds` is written with its own manifest (`_manifests/`).
+    Source: `arrivals` ((path, seen_at) pairs a local watcher saw: a bounded run over them),
+    else `--pubsub-subscription` (Beam's ReadFromPubSub), else `fileio.MatchContinuously` over
+    `--input`. Each window of `--window-seconds` is written with its own manifest.
     """
     nb = options.view_as(NewsbeamOptions)
     if not nb.output or not (nb.input or nb.pubsub_subscription or arrivals is not None):
         raise ValueError("a streaming run needs --output and --input or --pubsub-subscription")
+    p = beam.Pipeline(options=options)
+    if arrivals is not None:
+        source = {"files": ArrivedFiles(arrivals)}
+    elif nb.pubsub_subscription:
+        source = {"messages": None}
+    else:
+        source = {"files": WatchInputs(nb.input, nb.poll_seconds)}
+    apply_streaming(p, nb, run_id, **source)
+    return p
+
+
+def apply_streaming(
+    p: beam.Pipeline,
+    nb: NewsbeamOptions,
+    run_id: str | None = None,
+    files: beam.PTransform | None = None,
+    messages: beam.PTransform | None = None,
+) -> StreamOutputs:
+    """The streaming stages applied to `p`; returns the files and the Manifest of each window
+    firing.
+
+    `files`: a transform yielding input paths stamped with their arrival time (ArrivedFiles,
+    WatchInputs, or a TestStream); otherwise the records come from `--pubsub-subscription`,
+    through `messages` (e.g. a TestStream of PubsubMessages) or Beam's ReadFromPubSub.
+    """
     started_at = datetime.now(UTC)
     run_id = run_id or nb.run_id or new_run_id(started_at)
     output = nb.output
@@ -185,18 +217,12 @@ def build_streaming_pipeline(
     def windows() -> beam.WindowInto:
         return stream_windows(nb.window_seconds, nb.allowed_lateness_seconds)
 
-    p = beam.Pipeline(options=options)
-    if arrivals is not None:
-        arrived = p | "ArrivedFiles" >> ArrivedFiles(arrivals)
-    elif nb.pubsub_subscription:
-        arrived = None
-    else:
-        arrived = p | "WatchInputs" >> WatchInputs(nb.input, nb.poll_seconds)
-
     message_parts: list[beam.PCollection] = []
-    if arrived is not None:
-        new_paths, skipped = arrived | "SkipRecordedInputs" >> SkipRecordedInputs(
-            output, enabled=not nb.reprocess_inputs
+    if files is not None:
+        new_paths, skipped = (
+            p
+            | "WatchFiles" >> files
+            | "SkipRecordedInputs" >> SkipRecordedInputs(output, enabled=not nb.reprocess_inputs)
         )
         paths = new_paths | "WindowFiles" >> windows()
     else:
@@ -227,7 +253,7 @@ def build_streaming_pipeline(
         inputs = paths
 
     outcomes = process_documents(documents, read_rejects, nb, run_id, per_window=True)
-    _ = {
+    manifests = {
         "inputs": inputs,
         "fingerprints": fingerprints,
         "documents": documents,
@@ -238,4 +264,4 @@ def build_streaming_pipeline(
     } | "WriteWindowLedger" >> WriteWindowLedger(
         output, run_id, started_at, nb.window_seconds, nb.allowed_lateness_seconds
     )
-    return p
+    return StreamOutputs(files=outcomes.files, manifests=manifests)
