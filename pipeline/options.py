@@ -18,7 +18,8 @@ DEFAULT_MIN_WORDS = 20
 
 class NewsbeamOptions(PipelineOptions):
     """newsbeam's flags. Streaming runs use Beam's own `--streaming` flag with the window and
-    source flags below; everything else applies to batch and streaming runs alike."""
+    source flags below; everything else applies to batch and streaming runs alike. Every flag
+    also has an underscore spelling (`--spacy_model`), as Dataflow template parameters need."""
 
     @classmethod
     def _add_argparse_args(cls, parser) -> None:
@@ -32,12 +33,14 @@ class NewsbeamOptions(PipelineOptions):
         parser.add_argument("--output", default=None, help="output folder (local path or gs://)")
         parser.add_argument(
             "--spacy-model",
+            "--spacy_model",
             dest="spacy_model",
             default=DEFAULT_MODEL,
             help=f"installed spaCy model package used for entities (default: {DEFAULT_MODEL})",
         )
         parser.add_argument(
             "--batch-size",
+            "--batch_size",
             dest="batch_size",
             type=int,
             default=64,
@@ -45,6 +48,7 @@ class NewsbeamOptions(PipelineOptions):
         )
         parser.add_argument(
             "--min-words",
+            "--min_words",
             dest="min_words",
             type=int,
             default=DEFAULT_MIN_WORDS,
@@ -53,6 +57,7 @@ class NewsbeamOptions(PipelineOptions):
         )
         parser.add_argument(
             "--max-bytes",
+            "--max_bytes",
             dest="max_bytes",
             type=int,
             default=DEFAULT_MAX_BYTES,
@@ -60,6 +65,7 @@ class NewsbeamOptions(PipelineOptions):
         )
         parser.add_argument(
             "--dask-workers",
+            "--dask_workers",
             dest="dask_workers",
             type=int,
             default=2,
@@ -68,6 +74,7 @@ class NewsbeamOptions(PipelineOptions):
         )
         parser.add_argument(
             "--near-duplicate-threshold",
+            "--near_duplicate_threshold",
             dest="near_duplicate_threshold",
             type=float,
             default=DEFAULT_NEAR_DUPLICATE_THRESHOLD,
@@ -76,6 +83,7 @@ class NewsbeamOptions(PipelineOptions):
         )
         parser.add_argument(
             "--dedup-against",
+            "--dedup_against",
             dest="dedup_against",
             default=None,
             help="earlier newsbeam output whose stories are not written again "
@@ -83,12 +91,14 @@ class NewsbeamOptions(PipelineOptions):
         )
         parser.add_argument(
             "--run-id",
+            "--run_id",
             dest="run_id",
             default=None,
             help="names this run's files (part-RUN-…); default: UTC time and a random suffix",
         )
         parser.add_argument(
             "--reprocess-inputs",
+            "--reprocess_inputs",
             dest="reprocess_inputs",
             action="store_true",
             default=False,
@@ -97,6 +107,7 @@ class NewsbeamOptions(PipelineOptions):
         )
         parser.add_argument(
             "--window-seconds",
+            "--window_seconds",
             dest="window_seconds",
             type=int,
             default=DEFAULT_WINDOW_SECONDS,
@@ -105,6 +116,7 @@ class NewsbeamOptions(PipelineOptions):
         )
         parser.add_argument(
             "--poll-seconds",
+            "--poll_seconds",
             dest="poll_seconds",
             type=float,
             default=DEFAULT_POLL_SECONDS,
@@ -113,6 +125,7 @@ class NewsbeamOptions(PipelineOptions):
         )
         parser.add_argument(
             "--allowed-lateness-seconds",
+            "--allowed_lateness_seconds",
             dest="allowed_lateness_seconds",
             type=int,
             default=DEFAULT_ALLOWED_LATENESS_SECONDS,
@@ -121,6 +134,7 @@ class NewsbeamOptions(PipelineOptions):
         )
         parser.add_argument(
             "--pubsub-subscription",
+            "--pubsub_subscription",
             dest="pubsub_subscription",
             default=None,
             help="with --streaming on Dataflow: read records from this Pub/Sub subscription "
