@@ -46,6 +46,7 @@ from transforms.ledger import manifest_path
 from transforms.read import match_paths
 
 Arrival = tuple[str, float]
+EXIT_INTERRUPTED = 130
 
 
 def window_end(seen_at: float, window_seconds: int) -> float:
@@ -142,7 +143,8 @@ def run_windows(
 
 def watch(pipeline_args: list[str], stop: StopFlag | None = None) -> int:
     """Watch `--input` and write each window once it is closed, until SIGINT/SIGTERM.
-    Returns the exit status: 0, or 3 when a window's ledger does not add up."""
+    Returns the exit status: 0, 3 when a window's ledger does not add up, 130 when a second
+    signal interrupted the writing."""
     options = PipelineOptions(pipeline_args).view_as(NewsbeamOptions)
     if stop is None:
         stop = StopFlag()
@@ -160,20 +162,29 @@ def watch(pipeline_args: list[str], stop: StopFlag | None = None) -> int:
         file=sys.stderr,
         flush=True,
     )
-    while True:
-        stopping = stop.event.is_set()
-        if not stopping:
-            pending.extend(watcher.poll())
-        ready = due(pending, time.time(), options.window_seconds, flush=stopping)
-        if ready:
-            for manifest in run_windows(
-                args, options.output, ready, run_id, options.window_seconds
-            ):
-                print(window_line(manifest), flush=True)
-                if not balanced(manifest):
-                    status = 3
-            pending = [a for a in pending if a not in ready]
-        if stopping:
-            print(f"newsbeam: stopped; manifests in {options.output}/_manifests", flush=True)
-            return status
-        stop.event.wait(options.poll_seconds)
+    try:
+        while True:
+            stopping = stop.event.is_set()
+            if not stopping:
+                pending.extend(watcher.poll())
+            ready = due(pending, time.time(), options.window_seconds, flush=stopping)
+            if ready:
+                for manifest in run_windows(
+                    args, options.output, ready, run_id, options.window_seconds
+                ):
+                    print(window_line(manifest), flush=True)
+                    if not balanced(manifest):
+                        status = 3
+                pending = [a for a in pending if a not in ready]
+            if stopping:
+                print(f"newsbeam: stopped; manifests in {options.output}/_manifests", flush=True)
+                return status
+            stop.event.wait(options.poll_seconds)
+    except KeyboardInterrupt:
+        print(
+            f"newsbeam: interrupted; {len(pending)} files seen but not written are not in "
+            "_inputs/ and will be read by the next run",
+            file=sys.stderr,
+            flush=True,
+        )
+        return EXIT_INTERRUPTED

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 from pathlib import Path
 
 import apache_beam as beam
@@ -24,7 +25,7 @@ from apache_beam.transforms.window import GlobalWindow, IntervalWindow, Timestam
 
 from pipeline.build import apply_streaming, build_streaming_pipeline
 from pipeline.options import NewsbeamOptions
-from pipeline.streaming import Watcher, due, window_end, window_tag_of
+from pipeline.streaming import StopFlag, Watcher, due, window_end, window_tag_of
 from schemas import Reject
 from tests.conftest import SEEDS
 from transforms.ledger import is_recorded
@@ -328,3 +329,11 @@ def test_the_watcher_reports_each_path_once(tmp_path):
     (tmp_path / "b.txt").write_text("b")
     assert watcher.poll() == [(str(tmp_path / "b.txt"), 2.0)]
     assert watcher.poll() == []
+
+
+def test_a_first_signal_asks_to_stop_and_a_second_interrupts():
+    stop = StopFlag()
+    stop.handle(signal.SIGTERM, None)
+    assert stop.event.is_set()
+    with pytest.raises(KeyboardInterrupt):
+        stop.handle(signal.SIGINT, None)

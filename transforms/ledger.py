@@ -187,7 +187,9 @@ class WriteWindowLedgerFn(beam.DoFn):
     def process(self, element, window=beam.DoFn.WindowParam):
         _key, grouped = element
         grouped = {name: list(values) for name, values in grouped.items()}
-        tag = window_tag(window) or "global"
+        tag = window_tag(window)
+        if tag is None:
+            raise ValueError("WriteWindowLedger needs the fixed windows of a streaming run")
         span = (
             window.start.to_utc_datetime().replace(tzinfo=UTC),
             window.end.to_utc_datetime().replace(tzinfo=UTC),
