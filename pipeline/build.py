@@ -1,8 +1,14 @@
-"""build_pipeline(): the newsbeam pipeline, wired stage by stage and returned without running.
+"""build_pipeline() and build_streaming_pipeline(): the newsbeam pipelines, wired stage by stage
+and returned without running.
 
-documents = Read → Extract → Validate → Deduplicate → Enrich → Write Parquet → _manifest.json
-every stage's failures → rejects/, every copy not written → duplicates/,
-every article written → _index/ (what later runs deduplicate against)
+Batch:
+    documents = Read → Extract → Validate → Deduplicate → Enrich → Write Parquet → _manifest.json
+    every stage's failures → rejects/, every copy not written → duplicates/,
+    every article written → _index/ (what later runs deduplicate against),
+    every file read → _inputs/ (what later runs skip)
+
+Streaming: the same stages on fixed windows of arrival time, each window written and accounted
+for on its own (`transforms.stream`, `transforms.ledger`).
 
 Entity rows are written before their articles, and the index after them; entity rows and rejects
 already in the output are not written again; so a run killed part-way and run again leaves one
@@ -12,6 +18,7 @@ row per fact, and never an index entry without its article.
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import apache_beam as beam
@@ -31,7 +38,9 @@ from schemas import (
 from transforms.dedup import Deduplicate, index_entry
 from transforms.enrich import EnrichEntities, entity_rows
 from transforms.extract import ExtractArticles
-from transforms.read import MatchInputs, ReadDocuments, display_path
+from transforms.ledger import SkipRecordedInputs, WriteWindowLedger
+from transforms.read import MatchInputs, ReadInputFiles, display_path
+from transforms.stream import ArrivedFiles, ReadMessages, WatchInputs, stream_windows
 from transforms.validate import ValidateArticles
 from transforms.write import SkipWritten, WriteManifest, WriteParquet
 
@@ -51,33 +60,45 @@ def _after(record, _written_first):
     return record
 
 
-def build_pipeline(
-    options: PipelineOptions, files: list[FileMetadata] | None = None
-) -> beam.Pipeline:
-    """The whole newsbeam pipeline for `options`; the caller runs it. `files`, when given, are
-    the inputs (already matched, see `transforms.read.match_files`) instead of the --input
-    patterns."""
-    nb = options.view_as(NewsbeamOptions)
-    if not (nb.input or files) or not nb.output:
-        raise ValueError("newsbeam needs --input PATTERN and --output DIR")
-    started_at = datetime.now(UTC)
-    run_id = nb.run_id or new_run_id(started_at)
-    output = nb.output
+@dataclass(frozen=True)
+class StreamOutputs:
+    """What `apply_streaming` returns: files written ((table, path, rows) each, in their
+    windows) and the Manifest of each window firing."""
 
-    p = beam.Pipeline(options=options)
-    on_dask = (options.view_as(StandardOptions).runner or "").endswith("DaskRunner")
-    if files is not None:
-        matched = p | "ListInputs" >> beam.Create(files)
-    else:
-        matched = p | "MatchInputs" >> MatchInputs(nb.input, match_now=on_dask)
-    documents, read_rejects = matched | "ReadDocuments" >> ReadDocuments(nb.max_bytes)
-    drafts, extract_rejects = documents | "ExtractArticles" >> ExtractArticles()
+    files: beam.PCollection
+    manifests: beam.PCollection
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """What a run produces: files written ((table, path, rows) each), Rejects of every stage,
+    and Duplicates."""
+
+    files: beam.PCollection
+    rejects: beam.PCollection
+    duplicates: beam.PCollection
+
+
+def process_documents(
+    documents: beam.PCollection,
+    read_rejects: beam.PCollection,
+    nb: NewsbeamOptions,
+    run_id: str,
+    per_window: bool = False,
+) -> Outcomes:
+    """Extract → Validate → Deduplicate → Enrich → Write, applied to `documents` (RawDocuments);
+    `read_rejects` are written with the rejects of the later stages. `per_window`: the documents
+    are in the fixed windows of a streaming run."""
+    output = nb.output
+    drafts, extract_rejects = documents | "ExtractArticles" >> ExtractArticles(
+        per_window=per_window
+    )
     articles, invalid = drafts | "ValidateArticles" >> ValidateArticles(nb.min_words)
     originals, duplicates = articles | "Deduplicate" >> Deduplicate(
-        nb.dedup_against or output, nb.near_duplicate_threshold
+        nb.dedup_against or output, nb.near_duplicate_threshold, per_window=per_window
     )
     enriched, enrich_rejects = originals | "EnrichEntities" >> EnrichEntities(
-        nb.spacy_model, nb.batch_size
+        nb.spacy_model, nb.batch_size, per_window=per_window
     )
     rejects = (
         read_rejects,
@@ -122,7 +143,7 @@ def build_pipeline(
             partition=lambda a: [("published_date", a.published_date), ("source", a.source)],
         )
     )
-    files_written = (
+    files = (
         article_files,
         entity_files,
         rejects
@@ -155,12 +176,137 @@ def build_pipeline(
             partition=lambda d: [],
         ),
     ) | "CollectFiles" >> beam.Flatten()
+    return Outcomes(files=files, rejects=rejects, duplicates=duplicates)
+
+
+def build_pipeline(
+    options: PipelineOptions, files: list[FileMetadata] | None = None
+) -> beam.Pipeline:
+    """The whole batch pipeline for `options`; the caller runs it. `files`, when given, are the
+    inputs (already matched, see `transforms.read.match_files`) instead of the --input
+    patterns."""
+    nb = options.view_as(NewsbeamOptions)
+    if not (nb.input or files) or not nb.output:
+        raise ValueError("newsbeam needs --input PATTERN and --output DIR")
+    started_at = datetime.now(UTC)
+    run_id = nb.run_id or new_run_id(started_at)
+    output = nb.output
+
+    p = beam.Pipeline(options=options)
+    on_dask = (options.view_as(StandardOptions).runner or "").endswith("DaskRunner")
+    if files is not None:
+        matched = p | "ListInputs" >> beam.Create(files)
+    else:
+        matched = p | "MatchInputs" >> MatchInputs(nb.input, match_now=on_dask)
+    paths, skipped = matched | "SkipRecordedInputs" >> SkipRecordedInputs(
+        output, enabled=not nb.reprocess_inputs
+    )
+    documents, read_rejects, fingerprints = paths | "ReadInputFiles" >> ReadInputFiles(nb.max_bytes)
+    outcomes = process_documents(documents, read_rejects, nb, run_id)
 
     _ = {
-        "inputs": matched | "NameInputs" >> beam.Map(lambda match: display_path(match.path)),
+        "inputs": paths | "NameInputs" >> beam.Map(lambda match: display_path(match.path)),
         "documents": documents,
-        "rejects": rejects,
-        "duplicates": duplicates,
-        "files": files_written,
+        "rejects": outcomes.rejects,
+        "duplicates": outcomes.duplicates,
+        "files": outcomes.files,
+        "fingerprints": fingerprints,
+        "skipped": skipped | "SkippedPaths" >> beam.Map(lambda s: s.path),
     } | "WriteManifest" >> WriteManifest(output, run_id, started_at)
     return p
+
+
+def build_streaming_pipeline(
+    options: PipelineOptions,
+    arrivals: list[tuple[str, float]] | None = None,
+    run_id: str | None = None,
+) -> beam.Pipeline:
+    """The streaming pipeline for `options`; the caller runs it.
+
+    Source: `arrivals` ((path, seen_at) pairs a local watcher saw: a bounded run over them),
+    else `--pubsub-subscription` (Beam's ReadFromPubSub), else `fileio.MatchContinuously` over
+    `--input`. Each window of `--window-seconds` is written with its own manifest.
+    """
+    nb = options.view_as(NewsbeamOptions)
+    if not nb.output or not (nb.input or nb.pubsub_subscription or arrivals is not None):
+        raise ValueError("a streaming run needs --output and --input or --pubsub-subscription")
+    p = beam.Pipeline(options=options)
+    if arrivals is not None:
+        source = {"files": ArrivedFiles(arrivals)}
+    elif nb.pubsub_subscription:
+        source = {"messages": None}
+    else:
+        source = {"files": WatchInputs(nb.input, nb.poll_seconds)}
+    apply_streaming(p, nb, run_id, **source)
+    return p
+
+
+def apply_streaming(
+    p: beam.Pipeline,
+    nb: NewsbeamOptions,
+    run_id: str | None = None,
+    files: beam.PTransform | None = None,
+    messages: beam.PTransform | None = None,
+) -> StreamOutputs:
+    """The streaming stages applied to `p`; returns the files and the Manifest of each window
+    firing.
+
+    `files`: a transform yielding input paths stamped with their arrival time (ArrivedFiles,
+    WatchInputs, or a TestStream); otherwise the records come from `--pubsub-subscription`,
+    through `messages` (e.g. a TestStream of PubsubMessages) or Beam's ReadFromPubSub.
+    """
+    started_at = datetime.now(UTC)
+    run_id = run_id or nb.run_id or new_run_id(started_at)
+    output = nb.output
+
+    def windows() -> beam.WindowInto:
+        return stream_windows(nb.window_seconds, nb.allowed_lateness_seconds)
+
+    message_parts: list[beam.PCollection] = []
+    if files is not None:
+        new_paths, skipped = (
+            p
+            | "WatchFiles" >> files
+            | "SkipRecordedInputs" >> SkipRecordedInputs(output, enabled=not nb.reprocess_inputs)
+        )
+        paths = new_paths | "WindowFiles" >> windows()
+    else:
+        documents, rejects, fingerprints, paths = p | "ReadMessages" >> ReadMessages(
+            nb.pubsub_subscription, source=messages
+        )
+        message_parts = [
+            documents | "WindowMessageDocuments" >> windows(),
+            rejects | "WindowMessageRejects" >> windows(),
+            fingerprints | "WindowMessageFingerprints" >> windows(),
+        ]
+        message_parts.append(message_parts[2] | "MessageUris" >> beam.Map(lambda f: f.path))
+        paths = paths | "WindowMessagePaths" >> windows()
+        skipped = p | "NothingSkipped" >> beam.Create([])
+    paths = paths | "DropRepeatedPaths" >> beam.Distinct()
+    file_documents, file_rejects, file_fingerprints = paths | "ReadInputFiles" >> ReadInputFiles(
+        nb.max_bytes
+    )
+    if message_parts:
+        documents = (file_documents, message_parts[0]) | "CollectDocuments" >> beam.Flatten()
+        read_rejects = (file_rejects, message_parts[1]) | "CollectReadRejects" >> beam.Flatten()
+        fingerprints = (file_fingerprints, message_parts[2]) | "CollectFingerprints" >> (
+            beam.Flatten()
+        )
+        inputs = (paths, message_parts[3]) | "CollectInputs" >> beam.Flatten()
+    else:
+        documents, read_rejects, fingerprints = file_documents, file_rejects, file_fingerprints
+        inputs = paths
+
+    outcomes = process_documents(documents, read_rejects, nb, run_id, per_window=True)
+    manifests = {
+        "inputs": inputs,
+        "fingerprints": fingerprints,
+        "documents": documents,
+        "rejects": outcomes.rejects,
+        "duplicates": outcomes.duplicates,
+        "files": outcomes.files,
+        "skipped": skipped | "WindowSkipped" >> windows(),
+    } | "WriteWindowLedger" >> WriteWindowLedger(
+        output, run_id, started_at, nb.window_seconds, nb.allowed_lateness_seconds
+    )
+    return StreamOutputs(files=outcomes.files, manifests=manifests)

@@ -34,7 +34,8 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from apache_beam.runners.runner import PipelineResult
 
-from pipeline.build import build_pipeline
+from pipeline import streaming
+from pipeline.build import build_pipeline, build_streaming_pipeline
 from pipeline.cluster import ClusterError, check_hash_seeds, local_cluster
 from pipeline.flags import FlagError, beam_parser, check_arguments, check_runner
 from pipeline.options import NewsbeamOptions
@@ -196,6 +197,34 @@ def _run_dask(pipeline_args: list[str], workers: int, dask_options) -> None:
         result.client.close()
 
 
+def run_streaming(args: argparse.Namespace, pipeline_args: list[str], runner: str) -> int:
+    """`--streaming`: on the DirectRunner, watch --input and write window by window until
+    SIGINT/SIGTERM (pipeline.streaming); on another runner, submit the unbounded pipeline."""
+    if not args.output or not (args.input or args.pubsub_subscription):
+        raise UsageError(
+            "newsbeam run --streaming needs --output DIR and --input PATTERN "
+            "(or --pubsub-subscription on Dataflow)"
+        )
+    if args.window_seconds < 1 or args.poll_seconds <= 0 or args.allowed_lateness_seconds < 0:
+        raise UsageError(
+            "--window-seconds and --poll-seconds must be positive, "
+            "--allowed-lateness-seconds not negative"
+        )
+    local = runner.endswith("DirectRunner")
+    if args.pubsub_subscription and local:
+        raise UsageError(
+            "--pubsub-subscription needs a streaming runner with the GCP extras "
+            "(--runner DataflowRunner); locally, watch files with --input"
+        )
+    check_model(args.spacy_model)
+    check_output(args.output)
+    if local:
+        return streaming.watch(pipeline_args)
+    result = build_streaming_pipeline(PipelineOptions(pipeline_args)).run()
+    print(f"newsbeam: streaming job submitted to {runner} ({result.state})", file=sys.stderr)
+    return 0
+
+
 def run(argv: Sequence[str]) -> int:
     args, _beam_args = _parser().parse_known_args(argv)
     pipeline_args = list(argv[1:]) if argv and argv[0] == "run" else list(argv)
@@ -205,6 +234,8 @@ def run(argv: Sequence[str]) -> int:
         check_runner(runner)
     except FlagError as error:
         raise UsageError(str(error)) from error
+    if PipelineOptions(pipeline_args).view_as(StandardOptions).streaming:
+        return run_streaming(args, pipeline_args, runner)
     if not args.input or not args.output:
         raise UsageError("newsbeam run needs --input PATTERN and --output DIR")
     if args.chunk_files < 0:

@@ -7,12 +7,21 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from transforms.dedup import DEFAULT_NEAR_DUPLICATE_THRESHOLD
 from transforms.enrich import DEFAULT_MODEL
 from transforms.read import DEFAULT_MAX_BYTES
+from transforms.stream import (
+    DEFAULT_ALLOWED_LATENESS_SECONDS,
+    DEFAULT_POLL_SECONDS,
+    DEFAULT_WINDOW_SECONDS,
+)
 
 DEFAULT_MIN_WORDS = 20
 DEFAULT_CHUNK_FILES = 1000
 
 
 class NewsbeamOptions(PipelineOptions):
+    """newsbeam's flags. Streaming runs use Beam's own `--streaming` flag with the window and
+    source flags below; everything else applies to batch and streaming runs alike. Every flag
+    also has an underscore spelling (`--spacy_model`), as Dataflow template parameters need."""
+
     @classmethod
     def _add_argparse_args(cls, parser) -> None:
         parser.add_argument(
@@ -25,12 +34,14 @@ class NewsbeamOptions(PipelineOptions):
         parser.add_argument("--output", default=None, help="output folder (local path or gs://)")
         parser.add_argument(
             "--spacy-model",
+            "--spacy_model",
             dest="spacy_model",
             default=DEFAULT_MODEL,
             help=f"installed spaCy model package used for entities (default: {DEFAULT_MODEL})",
         )
         parser.add_argument(
             "--batch-size",
+            "--batch_size",
             dest="batch_size",
             type=int,
             default=64,
@@ -38,6 +49,7 @@ class NewsbeamOptions(PipelineOptions):
         )
         parser.add_argument(
             "--min-words",
+            "--min_words",
             dest="min_words",
             type=int,
             default=DEFAULT_MIN_WORDS,
@@ -46,6 +58,7 @@ class NewsbeamOptions(PipelineOptions):
         )
         parser.add_argument(
             "--max-bytes",
+            "--max_bytes",
             dest="max_bytes",
             type=int,
             default=DEFAULT_MAX_BYTES,
@@ -53,6 +66,7 @@ class NewsbeamOptions(PipelineOptions):
         )
         parser.add_argument(
             "--dask-workers",
+            "--dask_workers",
             dest="dask_workers",
             type=int,
             default=2,
@@ -61,6 +75,7 @@ class NewsbeamOptions(PipelineOptions):
         )
         parser.add_argument(
             "--near-duplicate-threshold",
+            "--near_duplicate_threshold",
             dest="near_duplicate_threshold",
             type=float,
             default=DEFAULT_NEAR_DUPLICATE_THRESHOLD,
@@ -69,6 +84,7 @@ class NewsbeamOptions(PipelineOptions):
         )
         parser.add_argument(
             "--dedup-against",
+            "--dedup_against",
             dest="dedup_against",
             default=None,
             help="earlier newsbeam output whose stories are not written again "
@@ -85,7 +101,52 @@ class NewsbeamOptions(PipelineOptions):
         )
         parser.add_argument(
             "--run-id",
+            "--run_id",
             dest="run_id",
             default=None,
             help="names this run's files (part-RUN-…); default: UTC time and a random suffix",
+        )
+        parser.add_argument(
+            "--reprocess-inputs",
+            "--reprocess_inputs",
+            dest="reprocess_inputs",
+            action="store_true",
+            default=False,
+            help="read every matched file, even those the output's ledger (_inputs/) already "
+            "records with the same size and checksum (default: skip them)",
+        )
+        parser.add_argument(
+            "--window-seconds",
+            "--window_seconds",
+            dest="window_seconds",
+            type=int,
+            default=DEFAULT_WINDOW_SECONDS,
+            help="with --streaming: length of the fixed windows that are written together, "
+            f"each with its own manifest (default: {DEFAULT_WINDOW_SECONDS})",
+        )
+        parser.add_argument(
+            "--poll-seconds",
+            "--poll_seconds",
+            dest="poll_seconds",
+            type=float,
+            default=DEFAULT_POLL_SECONDS,
+            help="with --streaming: how often the --input patterns are listed for new files "
+            f"(default: {DEFAULT_POLL_SECONDS:g})",
+        )
+        parser.add_argument(
+            "--allowed-lateness-seconds",
+            "--allowed_lateness_seconds",
+            dest="allowed_lateness_seconds",
+            type=int,
+            default=DEFAULT_ALLOWED_LATENESS_SECONDS,
+            help="with --streaming: how late (behind the watermark) a record may arrive and "
+            f"still be written (default: {DEFAULT_ALLOWED_LATENESS_SECONDS}, a year)",
+        )
+        parser.add_argument(
+            "--pubsub-subscription",
+            "--pubsub_subscription",
+            dest="pubsub_subscription",
+            default=None,
+            help="with --streaming on Dataflow: read records from this Pub/Sub subscription "
+            "(projects/PROJECT/subscriptions/NAME); a message is one JSON record or a gs:// path",
         )

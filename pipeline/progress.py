@@ -52,7 +52,7 @@ def _file_rows(element: tuple[str, str, int]) -> int:
 
 
 STAGES: tuple[Stage, ...] = (
-    Stage("read", "ReadDocuments"),
+    Stage("read", "ReadInputFiles/SplitRejects"),
     Stage("cleaned", "ExtractArticles"),
     Stage("deduplicated", "Deduplicate"),
     # NER itself: EnrichEntities' own outputs wait for a pass over the whole run (one name per

@@ -106,6 +106,8 @@ def run_summary(manifest: dict[str, Any], seconds: float, output: str) -> str:
         lines.append(f"  rejected: {count} × {reason}")
     for reason, count in counts.get("duplicates_by_reason", {}).items():
         lines.append(f"  duplicate: {count} × {reason}")
+    if counts.get("skipped"):
+        lines.append(f"  skipped:   {counts['skipped']} input files already read (in _inputs/)")
     lines.append(f"  manifest    {_join(output, '_manifest.json')}")
     if not output.startswith(("gs://", "s3://")):
         lines.append(

@@ -14,7 +14,7 @@ from typing import Any
 import pyarrow as pa
 from pydantic import BaseModel
 
-from schemas.models import Article, Duplicate, EntityRow, IndexEntry, Reject
+from schemas.models import Article, Duplicate, EntityRow, IndexEntry, InputFile, Reject
 
 _SCALARS: dict[type, pa.DataType] = {
     str: pa.string(),
@@ -69,6 +69,7 @@ ENTITY_SCHEMA = arrow_schema(EntityRow)
 REJECT_SCHEMA = arrow_schema(Reject)
 DUPLICATE_SCHEMA = arrow_schema(Duplicate)
 INDEX_SCHEMA = arrow_schema(IndexEntry)
+INPUT_SCHEMA = arrow_schema(InputFile)
 
 
 def to_row(record: BaseModel) -> dict[str, Any]:

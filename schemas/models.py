@@ -272,7 +272,22 @@ class EntityRow(_Record):
     source: Slug
 
 
+class InputFile(_Record):
+    """One row of `_inputs/`: an input file a run read, by path, size and checksum.
+
+    Written after the run's (or the window's) outputs; later runs skip a file recorded here with
+    the same path, size and checksum (`--reprocess-inputs` reads it again)."""
+
+    path: str = Field(min_length=1)
+    size: int = Field(ge=0)
+    sha256: Sha256
+    run_id: str = Field(min_length=1)
+    recorded_at: datetime = Field(default_factory=utc_now)
+
+
 class Counts(_Record):
+    """`read == written + rejected + duplicates`; `skipped` input files were not read at all."""
+
     read: int = Field(ge=0)
     written: int = Field(ge=0)
     rejected: int = Field(ge=0)
@@ -281,10 +296,13 @@ class Counts(_Record):
     rejected_by_stage: dict[str, int] = Field(default_factory=dict)
     rejected_by_reason: dict[str, int] = Field(default_factory=dict)
     duplicates_by_reason: dict[str, int] = Field(default_factory=dict)
+    skipped: int = Field(default=0, ge=0, description="input files already in `_inputs/`")
 
 
 class Manifest(_Record):
-    """`_manifest.json`: what one run read and wrote. `read == written + rejected + duplicates`."""
+    """`_manifest.json`: what one run read and wrote. `read == written + rejected + duplicates`.
+
+    A streaming run writes one per window (`_manifests/`), with `window_start`/`window_end`."""
 
     run_id: str
     schema_version: str = SCHEMA_VERSION
@@ -293,3 +311,8 @@ class Manifest(_Record):
     inputs: list[str]
     counts: Counts
     files: dict[str, list[str]] = Field(description="table name → files written by this run")
+    skipped_inputs: list[str] = Field(
+        default_factory=list, description="matched files skipped: already in the output's ledger"
+    )
+    window_start: datetime | None = Field(default=None, description="streaming: window start")
+    window_end: datetime | None = Field(default=None, description="streaming: window end")

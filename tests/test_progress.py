@@ -90,10 +90,21 @@ def test_old_history_leaves_the_rate_window():
     assert [t for t, _ in state.history] == [100.0]
 
 
+class ReadOnly(beam.PTransform):
+    """A stand-in for ReadInputFiles with the inner label the progress line counts."""
+
+    def __init__(self, items: list[str]) -> None:
+        super().__init__()
+        self._items = items
+
+    def expand(self, pbegin):
+        return pbegin | "SplitRejects" >> beam.Create(self._items)
+
+
 def test_counting_leaves_the_pipeline_output_unchanged(tmp_path):
     path = str(tmp_path / "counts")
     with TestPipeline() as p:
-        read = p | "ReadDocuments" >> beam.Create(["a", "b", "c"])
+        read = p | "ReadInputFiles" >> ReadOnly(["a", "b", "c"])
         cleaned = read | "ExtractArticles" >> beam.Map(str.upper)
         files = cleaned | "WriteArticles" >> beam.Map(lambda s: ("articles", s, 2))
         attached = attach_progress(p, path, STAGES)

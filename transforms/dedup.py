@@ -368,6 +368,29 @@ class ReadExistingOutput(beam.PTransform):
         )
 
 
+class ReadExistingAsOfWindow(beam.PTransform):
+    """A window's Articles → (content_sha256, Sketch) per article in the output folder, read when
+    the window's articles are complete (once per pane), so a streaming run compares each window
+    with what earlier windows wrote. The sketches are in the window of the articles."""
+
+    def __init__(self, folder: str | None) -> None:
+        super().__init__()
+        self._folder = folder
+
+    def expand(self, articles):
+        folder = self._folder
+        patterns = [articles_pattern(folder), index_pattern(folder)] if folder else []
+        return (
+            articles
+            | "CountWindowArticles"
+            >> beam.CombineGlobally(beam.combiners.CountCombineFn()).without_defaults()
+            | "ListExistingFiles" >> beam.FlatMap(lambda _count: patterns)
+            | "MatchExistingFiles" >> fileio.MatchAll()
+            | "OpenExistingFiles" >> fileio.ReadMatches()
+            | "ReadExistingRows" >> beam.ParDo(ReadExistingFn())
+        )
+
+
 class SplitExactCopiesFn(beam.DoFn):
     """(content_sha256, {"new": [Article, …], "existing": [Sketch, …]}) → the story (its copies
     in keep order) unless the output has it; copies of a story in the output become Duplicates."""
@@ -468,18 +491,29 @@ class Deduplicate(beam.PTransform):
 
     `existing`: an output folder of earlier runs to deduplicate against (None: none).
     `threshold`: the estimated Jaccard similarity from which two stories are near duplicates.
+    `per_window`: the articles are in non-global windows (a streaming run): stories are compared
+    within each window, and with the output as it is when the window is complete.
     """
 
     def __init__(
-        self, existing: str | None, threshold: float = DEFAULT_NEAR_DUPLICATE_THRESHOLD
+        self,
+        existing: str | None,
+        threshold: float = DEFAULT_NEAR_DUPLICATE_THRESHOLD,
+        per_window: bool = False,
     ) -> None:
         super().__init__()
         lsh_bands(threshold)  # fails here, at construction, on a threshold out of range
         self._existing = existing
         self._threshold = threshold
+        self._per_window = per_window
 
     def expand(self, articles):
-        existing = articles.pipeline | "ReadExistingOutput" >> ReadExistingOutput(self._existing)
+        if self._per_window:
+            existing = articles | "ReadExistingOutput" >> ReadExistingAsOfWindow(self._existing)
+        else:
+            existing = articles.pipeline | "ReadExistingOutput" >> ReadExistingOutput(
+                self._existing
+            )
         exact = (
             {
                 "new": articles | "KeyByContent" >> beam.Map(lambda a: (a.content_sha256, a)),

@@ -280,6 +280,15 @@ def rename_people(article: Article, mapping: dict[str, str]) -> Article:
     return article.model_copy(update={"entities": entities})
 
 
+def merge_mappings(panes: Iterable[dict[str, str]]) -> dict[str, str]:
+    """The person mappings of each pane of a window (one in a batch run) as one; later panes
+    win on a conflict."""
+    panes = list(panes)
+    if len(panes) == 1:
+        return panes[0]
+    return {name: target for pane in panes for name, target in pane.items()}
+
+
 def entity_rows(article: Article) -> list[EntityRow]:
     """One row per (canonical, label) of an article: how often it is mentioned and where first."""
     counts = Counter((e.canonical, e.label) for e in article.entities)
@@ -375,16 +384,22 @@ class EnrichEntities(beam.PTransform):
     """Articles → (Articles with entities, Rejects).
 
     NER on batches of clean bodies, then one pass over the whole run that gives each person one
-    canonical name (`reconcile_people`) as a side input.
+    canonical name (`reconcile_people`) as a side input. `per_window`: the input is in
+    non-global windows (a streaming run), and names are reconciled within each window.
     """
 
     def __init__(
-        self, model_name: str = DEFAULT_MODEL, batch_size: int = 64, batch_keys: int = BATCH_KEYS
+        self,
+        model_name: str = DEFAULT_MODEL,
+        batch_size: int = 64,
+        batch_keys: int = BATCH_KEYS,
+        per_window: bool = False,
     ) -> None:
         super().__init__()
         self._model_name = model_name
         self._batch_size = batch_size
         self._batch_keys = batch_keys
+        self._per_window = per_window
 
     def expand(self, articles):
         keys = self._batch_keys
@@ -403,10 +418,11 @@ class EnrichEntities(beam.PTransform):
                 lambda a: sorted({e.canonical for e in a.entities if e.label == "PERSON"})
             )
             | "CountArticlesPerName" >> beam.combiners.Count.PerElement()
-            | "CollectNames" >> beam.combiners.ToList()
+            | "CollectNames" >> beam.combiners.ToList().with_defaults(not self._per_window)
             | "ReconcilePeople" >> beam.Map(reconcile_people)
         )
         reconciled = recognized | "RenamePeople" >> beam.Map(
-            rename_people, mapping=beam.pvalue.AsSingleton(people)
+            lambda article, panes: rename_people(article, merge_mappings(panes)),
+            panes=beam.pvalue.AsList(people),
         )
         return reconciled, rejects

@@ -125,6 +125,19 @@ def find_templates(
     return {source: frozenset(lines) for source, lines in templates.items()}
 
 
+def merge_templates(panes: Iterable[dict[str, frozenset[str]]]) -> dict[str, frozenset[str]]:
+    """The templates found in each pane of a window (one pane in a batch run), as one: a line is a
+    source's template if any pane found it so."""
+    panes = list(panes)
+    if len(panes) == 1:
+        return panes[0]
+    merged: dict[str, frozenset[str]] = {}
+    for pane in panes:
+        for source, lines in pane.items():
+            merged[source] = merged.get(source, frozenset()) | lines
+    return merged
+
+
 def _first(*candidates: tuple[Any, str | None]) -> tuple[Any, str | None]:
     """The first candidate with a value, and where it came from (given > HTML > text > URL)."""
     for value, origin in candidates:
@@ -266,7 +279,8 @@ class ExtractTextFn(beam.DoFn):
 
 
 class StripBoilerplateFn(beam.DoFn):
-    """PageText → article fields, given the per-source templates as a side input.
+    """PageText → article fields, given the per-source templates as a side input (a list: one
+    dict per pane of the window, one in a batch run).
 
     Example input: PageText(doc=RawDocument(source_uri="seeds/003_….txt", …), text="date …").
     """
@@ -278,8 +292,8 @@ class StripBoilerplateFn(beam.DoFn):
         self._template_lines = Metrics.counter("extract", "template_lines_removed")
         self._time = stage_timer("extract")
 
-    def process(self, text: PageText, templates: dict[str, frozenset[str]]):
-        template = templates.get(text.template_source or "", frozenset())
+    def process(self, text: PageText, templates: list[dict[str, frozenset[str]]]):
+        template = merge_templates(templates).get(text.template_source or "", frozenset())
         try:
             with timed(self._time):
                 fields = article_fields(text, template=template)
@@ -299,12 +313,21 @@ class ExtractArticles(beam.PTransform):
     Two passes: the text of every page, then the lines that recur across many pages of one source
     (that site's template, counted with a combine over (source, line)), then the cleaner with the
     templates as a side input.
+
+    `per_window`: the input is in non-global windows (a streaming run); the templates are then
+    learned per window, from the documents of that window.
     """
 
-    def __init__(self, min_template_documents: int = 3, min_template_share: float = 0.2) -> None:
+    def __init__(
+        self,
+        min_template_documents: int = 3,
+        min_template_share: float = 0.2,
+        per_window: bool = False,
+    ) -> None:
         super().__init__()
         self._min_documents = min_template_documents
         self._min_share = min_template_share
+        self._per_window = per_window
 
     def expand(self, documents):
         texts, text_rejects = (
@@ -324,7 +347,7 @@ class ExtractArticles(beam.PTransform):
             | "TemplateCandidates" >> beam.FlatMap(template_keys)
             | "CountTemplateLines" >> beam.combiners.Count.PerElement()
             | "KeepRecurringLines" >> beam.Filter(lambda line_count: line_count[1] >= min_documents)
-            | "CollectLineCounts" >> beam.combiners.ToList()
+            | "CollectLineCounts" >> beam.combiners.ToList().with_defaults(not self._per_window)
             | "FindTemplates"
             >> beam.Map(
                 lambda counts, per_source: find_templates(
@@ -336,7 +359,7 @@ class ExtractArticles(beam.PTransform):
         articles, clean_rejects = (
             texts
             | "StripBoilerplate"
-            >> beam.ParDo(StripBoilerplateFn(), templates=beam.pvalue.AsSingleton(templates))
+            >> beam.ParDo(StripBoilerplateFn(), templates=beam.pvalue.AsList(templates))
             | "SplitCleanRejects" >> SplitOff(Reject)
         )
         rejects = (text_rejects, clean_rejects) | "CollectExtractRejects" >> beam.Flatten()

@@ -20,12 +20,13 @@ Hostile input and what it becomes (README "Hostile input" has the whole catalogu
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import zlib
 from collections.abc import Iterable, Iterator
 from datetime import UTC
-from typing import Any
+from typing import Any, BinaryIO, NamedTuple
 
 import apache_beam as beam
 from apache_beam.io import fileio
@@ -46,6 +47,31 @@ __all__ = ["DecodeError", "MatchInputs", "ReadDocuments", "decode", "input_kind"
 KINDS = {".txt": "text", ".html": "html", ".htm": "html", ".jsonl": "jsonl"}
 DEFAULT_MAX_BYTES = 50_000_000
 GZIP_MAGIC = b"\x1f\x8b"
+
+
+_CHUNK = 1 << 20
+
+
+class Fingerprint(NamedTuple):
+    """An input file as it was read: its path, size in bytes and SHA-256 of those bytes (as
+    stored, before any gzip decompression). What `_inputs/` records."""
+
+    path: str
+    size: int
+    sha256: str
+
+
+def read_head(handle: BinaryIO, limit: int) -> tuple[bytes, int, str]:
+    """(the first `limit` bytes, the whole stream's size, its SHA-256): the head is kept, the
+    rest is only hashed, so a file too large to parse still gets a checksum."""
+    digest = hashlib.sha256()
+    head = handle.read(limit)
+    digest.update(head)
+    size = len(head)
+    while chunk := handle.read(_CHUNK):
+        digest.update(chunk)
+        size += len(chunk)
+    return head, size, digest.hexdigest()
 
 
 def input_kind(path: str) -> tuple[str | None, bool]:
@@ -204,6 +230,84 @@ def _repaired_field(value: str | None, audit: list[Boilerplate]) -> str | None:
     return text
 
 
+def parse_record(
+    uri: str,
+    where: str,
+    line: str,
+    encoding: str,
+    number: int | None = None,
+    repairs: Iterable[Boilerplate] = (),
+) -> RawDocument | Reject:
+    """One JSON object (a JSONL line, a Pub/Sub message) → a RawDocument, or a Reject saying
+    what is wrong with it. `where` names the record in messages; `number` is its line;
+    `repairs` are what decoding its file changed."""
+    expected = "each line must be one JSON object" if number else "expected one JSON object"
+    try:
+        value = json.loads(line, strict=False)
+    except RecursionError:
+        return Reject(
+            source_uri=uri,
+            stage="read",
+            reason="invalid_json",
+            line=number,
+            message=f"{where}: JSON nested too deeply to parse; {expected}",
+            excerpt=_excerpt(line),
+        )
+    except ValueError as error:  # JSONDecodeError, or an integer too long to convert
+        detail = (
+            f"{error.msg} at column {error.colno}"
+            if isinstance(error, json.JSONDecodeError)
+            else str(error).split(";")[0]
+        )
+        return Reject(
+            source_uri=uri,
+            stage="read",
+            reason="invalid_json",
+            line=number,
+            message=f"{where}: not valid JSON ({detail}); {expected}",
+            excerpt=_excerpt(line),
+        )
+    try:
+        record = JsonlRecord.model_validate(value)
+    except ValidationError as error:
+        details = error_details(error)
+        return Reject(
+            source_uri=uri,
+            stage="read",
+            reason="invalid_record",
+            line=number,
+            errors=details,
+            excerpt=_excerpt(line),
+            message=f"{where}: " + "; ".join(f"{d.loc}: {d.msg}" for d in details),
+        )
+    published_at = record.published_at
+    if published_at is not None and published_at.tzinfo is None:
+        published_at = published_at.replace(tzinfo=UTC)
+    audit = list(repairs)
+    text = _repaired_field(record.text, audit)
+    html = _repaired_field(record.html, audit)
+    if not (text or "").strip() and not (html or "").strip():
+        return Reject(
+            source_uri=uri,
+            stage="read",
+            reason="invalid_record",
+            line=number,
+            excerpt=_excerpt(line),
+            message=f"{where}: 'text' and 'html' hold only control characters; nothing to read",
+        )
+    return RawDocument(
+        source_uri=uri,
+        kind="html" if html is not None and not (text or "").strip() else "text",
+        content=text if (text or "").strip() else html or "",
+        encoding=encoding,
+        url=_repaired_field(record.url, []),
+        title=_repaired_field(record.title, audit),
+        published_at=published_at,
+        source=_repaired_field(record.source, []),
+        repairs=audit,
+    )
+
+
 def parse_jsonl(
     uri: str, decoded: Decoded, report_empty: bool = True
 ) -> Iterator[RawDocument | Reject]:
@@ -214,76 +318,13 @@ def parse_jsonl(
         if not line.strip():
             continue
         records += 1
-        line_uri = f"{uri}#{number}"
-        where = f"{uri} line {number}"
-        try:
-            value = json.loads(line, strict=False)
-        except RecursionError:
-            yield Reject(
-                source_uri=line_uri,
-                stage="read",
-                reason="invalid_json",
-                line=number,
-                message=f"{where}: JSON nested too deeply to parse; "
-                "each line must be one JSON object",
-                excerpt=_excerpt(line),
-            )
-            continue
-        except ValueError as error:  # JSONDecodeError, or an integer too long to convert
-            detail = (
-                f"{error.msg} at column {error.colno}"
-                if isinstance(error, json.JSONDecodeError)
-                else str(error).split(";")[0]
-            )
-            yield Reject(
-                source_uri=line_uri,
-                stage="read",
-                reason="invalid_json",
-                line=number,
-                message=f"{where}: not valid JSON ({detail}); each line must be one JSON object",
-                excerpt=_excerpt(line),
-            )
-            continue
-        try:
-            record = JsonlRecord.model_validate(value)
-        except ValidationError as error:
-            details = error_details(error)
-            yield Reject(
-                source_uri=line_uri,
-                stage="read",
-                reason="invalid_record",
-                line=number,
-                errors=details,
-                excerpt=_excerpt(line),
-                message=f"{where}: " + "; ".join(f"{d.loc}: {d.msg}" for d in details),
-            )
-            continue
-        published_at = record.published_at
-        if published_at is not None and published_at.tzinfo is None:
-            published_at = published_at.replace(tzinfo=UTC)
-        audit = list(decoded.repairs)
-        text = _repaired_field(record.text, audit)
-        html = _repaired_field(record.html, audit)
-        if not (text or "").strip() and not (html or "").strip():
-            yield Reject(
-                source_uri=line_uri,
-                stage="read",
-                reason="invalid_record",
-                line=number,
-                excerpt=_excerpt(line),
-                message=f"{where}: 'text' and 'html' hold only control characters; nothing to read",
-            )
-            continue
-        yield RawDocument(
-            source_uri=line_uri,
-            kind="html" if html is not None and not (text or "").strip() else "text",
-            content=text if (text or "").strip() else html or "",
-            encoding=decoded.encoding,
-            url=_repaired_field(record.url, []),
-            title=_repaired_field(record.title, audit),
-            published_at=published_at,
-            source=_repaired_field(record.source, []),
-            repairs=audit,
+        yield parse_record(
+            f"{uri}#{number}",
+            f"{uri} line {number}",
+            line,
+            decoded.encoding,
+            number,
+            decoded.repairs,
         )
     if records == 0 and report_empty:
         yield Reject(
@@ -325,6 +366,11 @@ def match_files(patterns: Iterable[str]) -> list[FileMetadata]:
     return sorted(chosen, key=_spelling_order)
 
 
+def match_paths(patterns: Iterable[str]) -> list[str]:
+    """The paths of `match_files(patterns)`."""
+    return [metadata.path for metadata in match_files(patterns)]
+
+
 class MatchInputs(beam.PTransform):
     """File patterns → FileMetadata of the distinct matched files: a file matched by two patterns,
     or under two spellings of its path, is read once, under its shortest spelling (so every run
@@ -356,13 +402,15 @@ class MatchInputs(beam.PTransform):
 
 
 class ParseFileFn(beam.DoFn):
-    """Reads one matched file and emits RawDocuments; Rejects go to the tagged output.
+    """Reads one matched file and emits its RawDocuments and Rejects, and with `fingerprint`
+    also one Fingerprint of the file (path, size, checksum) for the ledger of inputs.
 
     Example input: a fileio.ReadableFile for `seeds/000_383991272e6f6611.txt`.
     """
 
-    def __init__(self, max_bytes: int) -> None:
+    def __init__(self, max_bytes: int, fingerprint: bool = False) -> None:
         self._max_bytes = max_bytes
+        self._fingerprint = fingerprint
         self._files = Metrics.counter("read", "files")
         self._documents = Metrics.counter("read", "documents")
         self._rejected = Metrics.counter("read", "rejected")
@@ -381,7 +429,10 @@ class ParseFileFn(beam.DoFn):
         try:
             with readable.open() as handle:
                 # One byte past the limit is enough to know the file is too large.
-                data = handle.read(self._max_bytes + 1)
+                if self._fingerprint:
+                    data, size, sha256 = read_head(handle, self._max_bytes + 1)
+                else:
+                    data = handle.read(self._max_bytes + 1)
         except OSError as error:
             yield self._reject(
                 Reject(
@@ -392,6 +443,8 @@ class ParseFileFn(beam.DoFn):
                 )
             )
             return
+        if self._fingerprint:
+            yield Fingerprint(uri, size, sha256)
         self._bytes.update(len(data))
         records: list[RawDocument | Reject] = []
         failure = None
@@ -434,3 +487,23 @@ class ReadDocuments(beam.PTransform):
             | "ParseFiles" >> beam.ParDo(ParseFileFn(self._max_bytes))
             | "SplitRejects" >> SplitOff(Reject)
         )
+
+
+class ReadInputFiles(beam.PTransform):
+    """Matched files → (RawDocuments, Rejects, Fingerprints): ReadDocuments, plus one
+    Fingerprint per file read, which the ledger of inputs (`_inputs/`) records. A file that
+    cannot be opened has no Fingerprint: it is a Reject and is tried again by the next run."""
+
+    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        super().__init__()
+        self._max_bytes = max_bytes
+
+    def expand(self, paths: beam.PCollection[FileMetadata]):
+        records, fingerprints = (
+            paths
+            | "OpenFiles" >> fileio.ReadMatches(compression=CompressionTypes.UNCOMPRESSED)
+            | "ParseFiles" >> beam.ParDo(ParseFileFn(self._max_bytes, fingerprint=True))
+            | "SplitFingerprints" >> SplitOff(Fingerprint)
+        )
+        documents, rejects = records | "SplitRejects" >> SplitOff(Reject)
+        return documents, rejects, fingerprints

