@@ -110,25 +110,29 @@ def process_documents(
     entities = enriched | "EntityRows" >> beam.FlatMap(
         lambda a: [(a.published_date, row) for row in entity_rows(a)]
     )
-    entity_files = (
-        entities
-        | "SkipWrittenEntities"
-        >> SkipWritten(
+    new_rejects = rejects  # all of them are counted; those already written are not written again
+    if not per_window:
+        # A rerun skips what a killed run wrote (a streaming window reads its inputs once).
+        entities = entities | "SkipWrittenEntities" >> SkipWritten(
             "entities",
             table_pattern(output, "entities", 1),
             ["article_id"],
             key=lambda pair: [pair[1].article_id],
         )
-        | "WriteEntities"
-        >> WriteParquet(
-            output,
-            "entities",
-            ENTITY_SCHEMA,
-            run_id,
-            sort_key="article_id",
-            partition=lambda pair: [("published_date", pair[0])],
-            to_dict=lambda pair: to_row(pair[1]),
+        new_rejects = rejects | "SkipWrittenRejects" >> SkipWritten(
+            "rejects",
+            table_pattern(output, "rejects", 0),
+            ["source_uri", "stage", "reason", "line"],
+            key=lambda r: [r.source_uri, r.stage, r.reason, r.line],
         )
+    entity_files = entities | "WriteEntities" >> WriteParquet(
+        output,
+        "entities",
+        ENTITY_SCHEMA,
+        run_id,
+        sort_key="article_id",
+        partition=lambda pair: [("published_date", pair[0])],
+        to_dict=lambda pair: to_row(pair[1]),
     )
     article_files = (
         enriched
@@ -146,14 +150,7 @@ def process_documents(
     files = (
         article_files,
         entity_files,
-        rejects
-        | "SkipWrittenRejects"
-        >> SkipWritten(
-            "rejects",
-            table_pattern(output, "rejects", 0),
-            ["source_uri", "stage", "reason", "line"],
-            key=lambda r: [r.source_uri, r.stage, r.reason, r.line],
-        )
+        new_rejects
         | "WriteRejects"
         >> WriteParquet(
             output, "rejects", REJECT_SCHEMA, run_id, sort_key="source_uri", partition=lambda r: []
