@@ -32,6 +32,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from pipeline.evaluate import save_results
 from pipeline.options import DEFAULT_CHUNK_FILES
 
 _WORD = re.compile(r"\w+")
@@ -395,9 +396,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"bench: {json.dumps(runs[-1])}", file=sys.stderr)
     results = {"corpus": description, "cpus": os.cpu_count(), "runs": runs, "claims": claims(runs)}
     print(table(results))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    save_results(args.json, results)
     return 0
 
 

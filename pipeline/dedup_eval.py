@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass
 from itertools import combinations
 from pathlib import Path
 
+from pipeline.evaluate import save_results
 from schemas import RawDocument
 from transforms.dedup import (
     DEFAULT_NEAR_DUPLICATE_THRESHOLD,
@@ -326,9 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(table(rows))
     print(f"\nnewsbeam's default --near-duplicate-threshold: {DEFAULT_NEAR_DUPLICATE_THRESHOLD}")
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps([asdict(row) for row in rows], indent=2))
+    save_results(Path(args.json) if args.json else None, [asdict(row) for row in rows])
     return 0
 
 

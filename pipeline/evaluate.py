@@ -207,6 +207,13 @@ def table(results: dict) -> str:
     return "\n".join(lines)
 
 
+def save_results(path: Path | None, results: object) -> None:
+    """Write a measurement's results as JSON (`--json`), creating the folder; nothing for None."""
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(results, indent=2) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m pipeline.evaluate", description=__doc__.split("\n")[0]
@@ -224,9 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     results = evaluate(args.benchmark)
     print(table(results))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    save_results(args.json, results)
     return 0
 
 
