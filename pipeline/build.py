@@ -85,17 +85,22 @@ def process_documents(
     nb: NewsbeamOptions,
     run_id: str,
     per_window: bool = False,
+    lookup: bool = False,
 ) -> Outcomes:
     """Extract → Validate → Deduplicate → Enrich → Write, applied to `documents` (RawDocuments);
     `read_rejects` are written with the rejects of the later stages. `per_window`: the documents
-    are in the fixed windows of a streaming run."""
+    are in the fixed windows of a streaming run. `lookup`: the run is one chunk of a local run,
+    which reads from the output only what may match its articles (`transforms.dedup`)."""
     output = nb.output
     drafts, extract_rejects = documents | "ExtractArticles" >> ExtractArticles(
         per_window=per_window
     )
     articles, invalid = drafts | "ValidateArticles" >> ValidateArticles(nb.min_words)
     originals, duplicates = articles | "Deduplicate" >> Deduplicate(
-        nb.dedup_against or output, nb.near_duplicate_threshold, per_window=per_window
+        nb.dedup_against or output,
+        nb.near_duplicate_threshold,
+        per_window=per_window,
+        lookup=lookup,
     )
     enriched, enrich_rejects = originals | "EnrichEntities" >> EnrichEntities(
         nb.spacy_model, nb.batch_size, per_window=per_window
@@ -199,7 +204,7 @@ def build_pipeline(
         output, enabled=not nb.reprocess_inputs
     )
     documents, read_rejects, fingerprints = paths | "ReadInputFiles" >> ReadInputFiles(nb.max_bytes)
-    outcomes = process_documents(documents, read_rejects, nb, run_id)
+    outcomes = process_documents(documents, read_rejects, nb, run_id, lookup=files is not None)
 
     _ = {
         "inputs": paths | "NameInputs" >> beam.Map(lambda match: display_path(match.path)),

@@ -32,7 +32,9 @@ from transforms.dedup import (
     existing_sketch,
     index_entry,
     jaccard,
+    lookup_keys,
     lsh_bands,
+    may_match,
     near_duplicate,
     resolve_clusters,
     resolve_story,
@@ -321,7 +323,8 @@ def write_existing(folder: Path, articles: list[Article], index: list[Article]) 
     )
 
 
-def test_deduplicate_composite_exact_near_and_already_in_output(tmp_path):
+@pytest.mark.parametrize("lookup", [False, True], ids=["shuffle", "lookup"])
+def test_deduplicate_composite_exact_near_and_already_in_output(tmp_path, lookup):
     old_exact = article("old/exact.txt", seed_text(3))
     old_near = article("old/near.txt", seed_text(4))
     write_existing(tmp_path, [old_exact, old_near], [old_exact, old_near])
@@ -338,7 +341,9 @@ def test_deduplicate_composite_exact_near_and_already_in_output(tmp_path):
     ]
     ids = {a.source_uri: a.article_id for a in new}
     with TestPipeline() as p:
-        kept, duplicates = p | beam.Create(new) | Deduplicate(str(tmp_path), THRESHOLD)
+        kept, duplicates = (
+            p | beam.Create(new) | Deduplicate(str(tmp_path), THRESHOLD, lookup=lookup)
+        )
         assert_that(
             kept | beam.Map(lambda a: a.source_uri),
             equal_to([SEEDS[0].name, SEEDS[1].name]),
@@ -371,6 +376,22 @@ def test_deduplicate_composite_exact_near_and_already_in_output(tmp_path):
             ),
             label="similarities",
         )
+
+
+def test_a_lookup_reads_only_the_rows_of_the_output_that_may_match():
+    bands, rows = lsh_bands(THRESHOLD)
+    new = article("in/0.txt", seed_text(0))
+    wanted = frozenset(lookup_keys(new, bands, rows))
+    exact_row = to_row(index_entry(article("old/0.txt", wrap(seed_text(0), BANNER_A))))
+    near_row = to_row(index_entry(article("old/0-edited.txt", edit(seed_text(0), EDITS_000))))
+    other_row = to_row(index_entry(article("old/1.txt", seed_text(1))))
+    unsigned = {k: other_row[k] for k in ("content_sha256", "article_id")}
+
+    def matches(row):
+        return may_match(*existing_sketch(row), wanted, bands, rows)
+
+    assert matches(exact_row) and matches(near_row)
+    assert not matches(other_row) and not matches(unsigned)
 
 
 def test_deduplicate_without_an_earlier_output_keeps_one_per_story():

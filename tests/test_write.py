@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import apache_beam as beam
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
+from apache_beam.io import fileio
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
@@ -15,10 +16,12 @@ from tests.test_extract import PARAGRAPHS, doc
 from transforms.extract import extract_article
 from transforms.validate import validate_article
 from transforms.write import (
+    ReadWrittenKeysFn,
     SkipWritten,
     WriteParquet,
     build_manifest,
     merge_manifests,
+    record_key,
     remove_temporaries,
     write_parquet,
 )
@@ -159,6 +162,21 @@ def test_skip_written_passes_only_rows_not_yet_in_the_output(tmp_path):
             kept | beam.Map(lambda r: (r.source_uri, r.reason)),
             equal_to([("f.jsonl#3", "invalid_json"), ("a.txt", "binary_file")]),
         )
+
+
+def test_written_keys_are_read_once_per_file(tmp_path):
+    path = tmp_path / "part-old-00000.parquet"
+    rows = [reject("a.txt", reason) for reason in ("empty_file", "binary_file", "empty_file")]
+    write_parquet(str(path), [to_row(r) for r in rows], REJECT_SCHEMA)
+    with TestPipeline() as p:
+        keys = (
+            p
+            | beam.Create([str(path)])
+            | fileio.MatchAll()
+            | fileio.ReadMatches()
+            | beam.ParDo(ReadWrittenKeysFn(["source_uri"]))
+        )
+        assert_that(keys, equal_to([record_key(["a.txt"])]))
 
 
 def test_temporary_files_of_a_killed_run_are_found_at_every_depth_and_removed(tmp_path):

@@ -206,6 +206,20 @@ def index_entry(article: Article) -> IndexEntry:
     )
 
 
+def lookup_keys(article: Article, bands: int, rows: int) -> list[str]:
+    """The keys by which an article finds its matches in an earlier output: its content hash
+    (exact copies) and its LSH band keys (near duplicates)."""
+    return [article.content_sha256, *band_keys(body_signature(article.body), bands, rows)]
+
+
+def may_match(sha: str, sketch: Sketch, wanted: frozenset[str], bands: int, rows: int) -> bool:
+    """Whether a story of an earlier output can match an article with `lookup_keys` in
+    `wanted`: the same content hash, or a shared band key (the only pairs ever compared)."""
+    if sha in wanted:
+        return True
+    return any(key in wanted for key in band_keys(sketch.signature, bands, rows))
+
+
 def existing_sketch(row: dict[str, Any]) -> tuple[str, Sketch]:
     """A row of an earlier run's `articles/` or `_index/` file → (content_sha256, Sketch).
 
@@ -329,42 +343,75 @@ def index_pattern(output: str) -> str:
 
 class ReadExistingFn(beam.DoFn):
     """A Parquet file of an earlier run (`articles/…` or `_index/…`) → (content_sha256, Sketch)
-    per row; Sketches from `_index/` files carry the signature.
+    per row; Sketches from `_index/` files carry the signature. Given the `wanted` lookup keys
+    of this run's articles (a side input), only the rows that may match one of them.
 
     Example input: the ReadableFile of "out/_index/part-20240101T000000-ab12cd-00000.parquet".
     """
 
     _COLUMNS = ("content_sha256", "article_id", "published_at", "sketch", "signature")
 
-    def __init__(self) -> None:
+    def __init__(self, threshold: float = DEFAULT_NEAR_DUPLICATE_THRESHOLD) -> None:
+        self._bands, self._band_rows = lsh_bands(threshold)
         self._rows = Metrics.counter("dedup", "existing_rows")
+        self._kept = Metrics.counter("dedup", "existing_rows_looked_up")
 
-    def process(self, readable: fileio.ReadableFile) -> Iterator[tuple[str, Sketch]]:
+    def process(
+        self, readable: fileio.ReadableFile, wanted: frozenset[str] | None = None
+    ) -> Iterator[tuple[str, Sketch]]:
         with readable.open() as handle:
             parquet = pq.ParquetFile(handle)
             columns = [c for c in self._COLUMNS if c in parquet.schema_arrow.names]
             rows = parquet.read(columns=columns).to_pylist()
         self._rows.inc(len(rows))
         for row in rows:
-            yield existing_sketch(row)
+            sha, sketch = existing_sketch(row)
+            if wanted is None or may_match(sha, sketch, wanted, self._bands, self._band_rows):
+                self._kept.inc()
+                yield sha, sketch
 
 
 class ReadExistingOutput(beam.PTransform):
-    """An output folder of earlier runs (or None) → (content_sha256, Sketch) per article in it."""
+    """An output folder of earlier runs (or None) → (content_sha256, Sketch) per article in it.
 
-    def __init__(self, folder: str | None) -> None:
+    `articles`: this run's Articles, to read only the rows that may match one of them (their
+    `lookup_keys` go to every reader as a side input). Memory then follows the run, not the
+    output, which suits runs of bounded size: the chunks of a local run. Without it every row is
+    read and matched by GroupByKey, which scales with the runner's shuffle (Dask, Dataflow).
+    """
+
+    def __init__(
+        self,
+        folder: str | None,
+        threshold: float = DEFAULT_NEAR_DUPLICATE_THRESHOLD,
+        articles: beam.PCollection | None = None,
+    ) -> None:
         super().__init__()
         self._folder = folder
+        self._threshold = threshold
+        self._articles = articles
 
     def expand(self, pbegin):
         folder = self._folder
         patterns = [articles_pattern(folder), index_pattern(folder)] if folder else []
-        return (
+        files = (
             pbegin
             | "ListExistingFiles" >> beam.Create(patterns)
             | "MatchExistingFiles" >> fileio.MatchAll()
             | "OpenExistingFiles" >> fileio.ReadMatches()
-            | "ReadExistingRows" >> beam.ParDo(ReadExistingFn())
+        )
+        read = ReadExistingFn(self._threshold)
+        if self._articles is None:
+            return files | "ReadExistingRows" >> beam.ParDo(read)
+        bands, rows = lsh_bands(self._threshold)
+        wanted = (
+            self._articles
+            | "LookupKeys" >> beam.FlatMap(lookup_keys, bands, rows)
+            | "CollectLookupKeys" >> beam.combiners.ToSet()
+            | "FreezeLookupKeys" >> beam.Map(frozenset)
+        )
+        return files | "ReadExistingRows" >> beam.ParDo(
+            read, wanted=beam.pvalue.AsSingleton(wanted)
         )
 
 
@@ -493,6 +540,8 @@ class Deduplicate(beam.PTransform):
     `threshold`: the estimated Jaccard similarity from which two stories are near duplicates.
     `per_window`: the articles are in non-global windows (a streaming run): stories are compared
     within each window, and with the output as it is when the window is complete.
+    `lookup`: read from the output only the rows that may match this run's articles (see
+    `ReadExistingOutput`): for runs of bounded size, such as the chunks of a local run.
     """
 
     def __init__(
@@ -500,19 +549,21 @@ class Deduplicate(beam.PTransform):
         existing: str | None,
         threshold: float = DEFAULT_NEAR_DUPLICATE_THRESHOLD,
         per_window: bool = False,
+        lookup: bool = False,
     ) -> None:
         super().__init__()
         lsh_bands(threshold)  # fails here, at construction, on a threshold out of range
         self._existing = existing
         self._threshold = threshold
         self._per_window = per_window
+        self._lookup = lookup
 
     def expand(self, articles):
         if self._per_window:
             existing = articles | "ReadExistingOutput" >> ReadExistingAsOfWindow(self._existing)
         else:
             existing = articles.pipeline | "ReadExistingOutput" >> ReadExistingOutput(
-                self._existing
+                self._existing, self._threshold, articles if self._lookup else None
             )
         exact = (
             {

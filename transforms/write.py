@@ -221,8 +221,8 @@ class ReadWrittenKeysFn(beam.DoFn):
             logging.warning("newsbeam: skipping unreadable %s: %s", readable.metadata.path, error)
             return
         columns = [table.column(c).to_pylist() for c in self._columns]
-        for values in zip(*columns, strict=True):
-            yield record_key(values)
+        # Once per file: an article's entity rows share its key.
+        yield from dict.fromkeys(record_key(values) for values in zip(*columns, strict=True))
 
 
 class KeepUnwrittenFn(beam.DoFn):
