@@ -7,8 +7,9 @@
    site banner and a headline, followed by a related-news block and a page control — what
    scrapers leave.
 2. Runs, each in a fresh process so that peak memory is its own:
-   - `loop`: the same work (read, clean, validate, NER, write Parquet) as a plain Python loop over
-     the project's own functions, one process: the limit the pipeline should approach;
+   - `loop`: the same work (read, clean, validate, deduplicate, NER, reconcile names, write the
+     articles, entities and index as Parquet) as a plain Python loop over the project's own
+     functions, one process: the limit the pipeline should approach;
    - `direct`: the pipeline on the DirectRunner, 1 worker (in-process) and 2 workers
      (multi_processing);
    - `dask`: the pipeline on a local Dask cluster of 1 and 2 workers;
@@ -29,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 from pipeline.evaluate import save_results
@@ -118,9 +119,27 @@ def peak_rss_mb() -> dict[str, float]:
 
 
 def measure_loop(corpus: Path, output: Path, batch_size: int = 64) -> dict:
-    """The work of the pipeline as a plain loop: read, clean, validate, NER, write."""
-    from schemas import ARTICLE_SCHEMA, ENTITY_SCHEMA, Article, to_row
-    from transforms.enrich import DEFAULT_MODEL, entities_from_spans, entity_rows, load_ner
+    """The work of the pipeline as a plain loop over the project's functions: read, clean,
+    validate, deduplicate (exact copies, then MinHash near duplicates), NER, one name per person,
+    write the articles, entities and index."""
+    from schemas import ARTICLE_SCHEMA, ENTITY_SCHEMA, INDEX_SCHEMA, Article, to_row
+    from transforms.dedup import (
+        DEFAULT_NEAR_DUPLICATE_THRESHOLD,
+        article_signature,
+        band_keys,
+        index_entry,
+        lsh_bands,
+        near_duplicate,
+        order_copies,
+    )
+    from transforms.enrich import (
+        DEFAULT_MODEL,
+        entities_from_spans,
+        entity_rows,
+        load_ner,
+        reconcile_people,
+        rename_people,
+    )
     from transforms.extract import article_fields, page_text
     from transforms.read import parse_file
     from transforms.validate import validate_article
@@ -144,15 +163,44 @@ def measure_loop(corpus: Path, output: Path, batch_size: int = 64) -> dict:
             article = timed("validate", validate_article, fields, 20)
             if isinstance(article, Article):
                 articles.append(article)
+
+    bands, rows = lsh_bands(DEFAULT_NEAR_DUPLICATE_THRESHOLD)
+    hashes: set[str] = set()
+    buckets: dict[str, list] = defaultdict(list)
+    originals = []
+    for article in order_copies(articles):
+        if article.content_sha256 in hashes:
+            continue
+        hashes.add(article.content_sha256)
+        signature = article_signature(article)
+        keys = band_keys(signature, bands, rows)
+        candidates = {tuple(s) for key in keys for s in buckets[key]}
+        if any(
+            near_duplicate(signature, other, DEFAULT_NEAR_DUPLICATE_THRESHOLD)
+            for other in candidates
+        ):
+            continue
+        for key in keys:
+            buckets[key].append(signature)
+        originals.append(article)
+
     enriched = []
-    for start in range(0, len(articles), batch_size):
-        batch = articles[start : start + batch_size]
+    for start in range(0, len(originals), batch_size):
+        batch = originals[start : start + batch_size]
         docs = timed(
             "enrich", lambda b: list(nlp.pipe([a.body for a in b], batch_size=len(b))), batch
         )
         for article, doc in zip(batch, docs, strict=True):
             spans = [(e.text, e.label_, e.start_char, e.end_char) for e in doc.ents]
             enriched.append(article.model_copy(update={"entities": entities_from_spans(spans)}))
+    names = Counter(
+        name
+        for article in enriched
+        for name in {e.canonical for e in article.entities if e.label == "PERSON"}
+    )
+    people = reconcile_people(names.items())
+    enriched = [rename_people(article, people) for article in enriched]
+
     partitions: dict[str, list] = defaultdict(list)
     entities: dict[str, list] = defaultdict(list)
     for article in enriched:
@@ -166,9 +214,11 @@ def measure_loop(corpus: Path, output: Path, batch_size: int = 64) -> dict:
         entities[
             partition_dir(str(output), "entities", [("published_date", article.published_date)])
         ].extend(to_row(row) for row in entity_rows(article))
-    for folder, rows in [*partitions.items(), *entities.items()]:
+    index = {str(output / "_index"): [to_row(index_entry(article)) for article in enriched]}
+    for folder, table_rows in [*partitions.items(), *entities.items(), *index.items()]:
         schema = ARTICLE_SCHEMA if "/articles/" in folder else ENTITY_SCHEMA
-        timed("write", write_parquet, f"{folder}/part-loop-00000.parquet", rows, schema)
+        schema = INDEX_SCHEMA if folder.endswith("/_index") else schema
+        timed("write", write_parquet, f"{folder}/part-loop-00000.parquet", table_rows, schema)
     total = time.perf_counter() - started
     return {
         "written": len(enriched),

@@ -112,8 +112,9 @@ def process_documents(
         enrich_rejects,
     ) | "CollectRejects" >> beam.Flatten()
 
+    # One element per article (its rows together), not one per row: far fewer for the runner.
     entities = enriched | "EntityRows" >> beam.FlatMap(
-        lambda a: [(a.published_date, row) for row in entity_rows(a)]
+        lambda a: [(a.published_date, a.article_id, rows)] if (rows := entity_rows(a)) else []
     )
     new_rejects = rejects  # all of them are counted; those already written are not written again
     if not per_window:
@@ -122,7 +123,7 @@ def process_documents(
             "entities",
             table_pattern(output, "entities", 1),
             ["article_id"],
-            key=lambda pair: [pair[1].article_id],
+            key=lambda entry: [entry[1]],
         )
         new_rejects = rejects | "SkipWrittenRejects" >> SkipWritten(
             "rejects",
@@ -136,8 +137,8 @@ def process_documents(
         ENTITY_SCHEMA,
         run_id,
         sort_key="article_id",
-        partition=lambda pair: [("published_date", pair[0])],
-        to_dict=lambda pair: to_row(pair[1]),
+        partition=lambda entry: [("published_date", entry[0])],
+        to_rows=lambda entry: [to_row(row) for row in entry[2]],
     )
     article_files = (
         enriched

@@ -25,6 +25,7 @@ from transforms.dedup import (
     SKETCH,
     Deduplicate,
     Sketch,
+    article_signature,
     band_keys,
     body_signature,
     choose_original,
@@ -404,3 +405,11 @@ def test_deduplicate_without_an_earlier_output_keeps_one_per_story():
             label="kept",
         )
         assert_that(duplicates | beam.Map(lambda d: d.reason), equal_to(["exact"]), label="dups")
+
+
+def test_an_article_is_signed_once_per_content_hash():
+    body = seed_text(0)
+    first = article("in/a.txt", body)
+    copy = article("in/b.txt", wrap(body, BANNER_A))  # the same clean body
+    assert first.content_sha256 == copy.content_sha256
+    assert article_signature(first) == article_signature(copy) == body_signature(body)

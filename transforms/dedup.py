@@ -108,6 +108,24 @@ def body_signature(body: str) -> Signature:
     return minhash_signature(word_shingles(body))
 
 
+# A worker signs an article up to three times (lookup keys, story sketch, index entry); it
+# remembers the signatures of the last RECENT_SIGNATURES content hashes (about 5 KB each).
+RECENT_SIGNATURES = 4096
+_recent_signatures: dict[str, Signature] = {}
+
+
+def article_signature(article: Article) -> Signature:
+    """`body_signature(article.body)`, computed once per content hash in a worker: the
+    signature depends only on the tokens `content_sha256` hashes."""
+    signature = _recent_signatures.get(article.content_sha256)
+    if signature is None:
+        signature = body_signature(article.body)
+        if len(_recent_signatures) >= RECENT_SIGNATURES:
+            _recent_signatures.pop(next(iter(_recent_signatures), ""), None)
+        _recent_signatures[article.content_sha256] = signature
+    return signature
+
+
 def estimated_jaccard(a: Signature, b: Signature) -> float:
     """The share of slots where two signatures agree: MinHash's estimate of the Jaccard
     similarity of the two shingle sets (datasketch's `MinHash.jaccard`). 0.0 if either is empty."""
@@ -192,7 +210,7 @@ def order_copies(copies: Iterable[Article]) -> list[Article]:
 def story_sketch(story: Sequence[Article]) -> Sketch:
     """The Sketch of a story of this run: its first copy's id and date, the body's signature."""
     first = story[0]
-    return Sketch(first.article_id, first.published_at, body_signature(first.body))
+    return Sketch(first.article_id, first.published_at, article_signature(first))
 
 
 def index_entry(article: Article) -> IndexEntry:
@@ -202,14 +220,14 @@ def index_entry(article: Article) -> IndexEntry:
         content_sha256=article.content_sha256,
         published_at=article.published_at,
         sketch=SKETCH,
-        signature=list(body_signature(article.body)),
+        signature=list(article_signature(article)),
     )
 
 
 def lookup_keys(article: Article, bands: int, rows: int) -> list[str]:
     """The keys by which an article finds its matches in an earlier output: its content hash
     (exact copies) and its LSH band keys (near duplicates)."""
-    return [article.content_sha256, *band_keys(body_signature(article.body), bands, rows)]
+    return [article.content_sha256, *band_keys(article_signature(article), bands, rows)]
 
 
 def may_match(sha: str, sketch: Sketch, wanted: frozenset[str], bands: int, rows: int) -> bool:

@@ -96,10 +96,10 @@ def write_parquet(path: str, rows: list[dict[str, Any]], schema: pa.Schema) -> N
 
 
 class WritePartitionFn(beam.DoFn):
-    """(partition directory, rows) → Parquet files; emits (table, path, row count) per file.
-    File names carry the window and pane in a streaming run (`file_stem`).
+    """(partition directory, lists of rows) → Parquet files; emits (table, path, row count) per
+    file. File names carry the window and pane in a streaming run (`file_stem`).
 
-    Example input: ("out/articles/published_date=2023-03-02/source=cnn", [{"article_id": …}, …]).
+    Example input: ("out/articles/published_date=2023-03-02/source=cnn", [[{"article_id": …}], …]).
     """
 
     def __init__(self, table: str, schema: pa.Schema, run_id: str, sort_key: str) -> None:
@@ -117,8 +117,9 @@ class WritePartitionFn(beam.DoFn):
         window=beam.DoFn.WindowParam,
         pane=beam.DoFn.PaneInfoParam,
     ):
-        directory, rows = element
+        directory, row_lists = element
         stem = file_stem(self._run_id, window, pane.index)
+        rows = (row for row_list in row_lists for row in row_list)
         for number, chunk in enumerate(chunked(rows, ROWS_PER_FILE)):
             chunk.sort(key=lambda row: str(row[self._sort_key]))
             path = FileSystems.join(directory, f"{stem}-{number:05d}.parquet")
@@ -130,7 +131,9 @@ class WritePartitionFn(beam.DoFn):
 
 
 class WriteParquet(beam.PTransform):
-    """Records → Parquet files of one table, partitioned by `partition(record)`.
+    """Records → Parquet files of one table, partitioned by `partition(record)`; `to_rows(record)`
+    gives a record's rows (one per record by default; an article's entity rows travel as one
+    record, which spares the runner an element per row).
 
     Returns a PCollection of (table, path, rows), one element per file written.
     """
@@ -143,7 +146,7 @@ class WriteParquet(beam.PTransform):
         run_id: str,
         partition: Callable[[Any], list[tuple[str, str]]],
         sort_key: str,
-        to_dict: Callable[[Any], dict[str, Any]] = to_row,
+        to_rows: Callable[[Any], list[dict[str, Any]]] = lambda record: [to_row(record)],
     ) -> None:
         super().__init__()
         self._output = output
@@ -152,19 +155,19 @@ class WriteParquet(beam.PTransform):
         self._run_id = run_id
         self._partition = partition
         self._sort_key = sort_key
-        self._to_dict = to_dict
+        self._to_rows = to_rows
 
     def expand(self, records):
-        output, table, partition, to_dict = (
+        output, table, partition, to_rows = (
             self._output,
             self._table,
             self._partition,
-            self._to_dict,
+            self._to_rows,
         )
         return (
             records
             | "KeyByPartition"
-            >> beam.Map(lambda r: (partition_dir(output, table, partition(r)), to_dict(r)))
+            >> beam.Map(lambda r: (partition_dir(output, table, partition(r)), to_rows(r)))
             | "GroupByPartition" >> beam.GroupByKey()
             | "WriteFiles"
             >> beam.ParDo(WritePartitionFn(table, self._schema, self._run_id, self._sort_key))
