@@ -95,9 +95,9 @@ class NewsbeamOptions(PipelineOptions):
             dest="chunk_files",
             type=int,
             default=DEFAULT_CHUNK_FILES,
-            help="local runs (DirectRunner) process the matched files this many at a time, each "
-            "chunk a pipeline run, so memory stays flat on any input size; 0: all at once "
-            f"(default: {DEFAULT_CHUNK_FILES})",
+            help="local runs (DirectRunner) process the matched files this many per worker at a "
+            "time, each chunk a pipeline run, so memory stays flat on any input size; 0: all at "
+            f"once (default: {DEFAULT_CHUNK_FILES})",
         )
         parser.add_argument(
             "--run-id",

@@ -2,21 +2,23 @@
 
 The DirectRunner keeps every grouped PCollection in memory, so one pipeline over a very large
 input holds the corpus. A local run therefore processes its matched files in chunks of
-`--chunk-files`: each chunk is one pipeline run, which deduplicates against what the chunks
-before it wrote (as any run does against its output), and the chunks' ledgers are merged into one
-`_manifest.json`. Per-source templates and the run-wide reconciliation of person names work
-within a chunk. Dataflow and Dask spill grouped data themselves and run as one pipeline.
+`--chunk-files` per worker process: each chunk is one pipeline run, which reads from the output
+only what may match its articles and deduplicates against what the chunks before it wrote (as
+any run does against its output), and the chunks' ledgers are merged into one `_manifest.json`.
+Per-source templates and the run-wide reconciliation of person names work within a chunk.
+Dataflow and Dask spill grouped data themselves and run as one pipeline.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 
 from apache_beam.io.filesystem import FileMetadata
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
 from apache_beam.runners.runner import PipelineResult
 
 from pipeline.build import build_pipeline, new_run_id
@@ -35,6 +37,24 @@ def run_pipeline(options: PipelineOptions, files: list[FileMetadata]) -> Pipelin
     return result
 
 
+def local_workers(pipeline_args: list[str]) -> int:
+    """The worker processes (or threads) a local run uses: `--direct_num_workers` in a
+    multi-process or multi-thread run (0: one per CPU), else 1."""
+    direct = PipelineOptions(pipeline_args).view_as(DirectOptions)
+    if direct.direct_running_mode not in ("multi_processing", "multi_threading"):
+        return 1
+    return direct.direct_num_workers or os.cpu_count() or 1
+
+
+def chunk_size(chunk_files: int, workers: int, files: int) -> int:
+    """Files per pipeline run: `chunk_files` for each worker (0: all files at once). Each worker
+    then holds about `chunk_files` files' work whatever the number of workers, and each pays the
+    fixed cost of a run (its start, the model load) once per `chunk_files` files."""
+    if chunk_files <= 0:
+        return max(1, files)
+    return chunk_files * max(1, workers)
+
+
 def run_in_chunks(
     pipeline_args: list[str],
     files: list[FileMetadata],
@@ -44,10 +64,10 @@ def run_in_chunks(
     on_chunk: Callable[[int, int, Manifest], None] | None = None,
     run: Callable[[PipelineOptions, list[FileMetadata]], PipelineResult] = run_pipeline,
 ) -> Manifest:
-    """Run the pipeline over `files`, `chunk_files` at a time (0: all at once); returns the
-    merged ledger, which is also written to the output's `_manifest.json`. `run` builds and
-    runs one chunk (the benchmark passes one that also collects metrics)."""
-    size = chunk_files if chunk_files > 0 else max(1, len(files))
+    """Run the pipeline over `files`, `chunk_files` per worker at a time (0: all at once);
+    returns the merged ledger, which is also written to the output's `_manifest.json`. `run`
+    builds and runs one chunk (the benchmark passes one that also collects metrics)."""
+    size = chunk_size(chunk_files, local_workers(pipeline_args), len(files))
     chunks = [files[i : i + size] for i in range(0, len(files), size)] or [[]]
     run_id = run_id or new_run_id()
     parts = []

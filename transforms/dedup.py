@@ -19,7 +19,7 @@ Near duplicates, every step deterministic so that every runner and every rerun a
    are grouped by band key (GroupByKey).
 4. Within a band bucket every pair with at least one story of this run is verified: estimated
    Jaccard (the share of equal signature slots) >= threshold.
-5. The verified pairs are deduplicated, gathered under one key and resolved into connected
+5. The verified pairs are gathered as a set under one key and resolved into connected
    components by union-find, so copies of copies form one cluster. One worker holds the verified
    pairs of the run: they are only the actual near-duplicate pairs, few beside the articles; a run
    with tens of millions of them would need iterative min-label propagation instead.
@@ -540,13 +540,12 @@ class FindNearDuplicates(beam.PTransform):
             >> beam.FlatMap(lambda s: [(key, s) for key in band_keys(s.signature, bands, rows)])
             | "GroupByBand" >> beam.GroupByKey()
             | "VerifyCandidates" >> beam.ParDo(VerifyCandidatesFn(self._threshold))
-            | "GroupPairs" >> beam.GroupByKey()
-            | "TakeOnePair" >> beam.MapTuple(lambda _nodes, edges: next(iter(edges)))
             # One constant string key: None hashes differently in each process on Python 3.11,
-            # which a multi-process Dask cluster's grouping would split.
-            | "KeyAllPairs" >> beam.Map(lambda edge: ("all-pairs", edge))
-            | "GatherPairs" >> beam.GroupByKey()
-            | "ResolveClusters" >> beam.FlatMapTuple(lambda _none, edges: resolve_clusters(edges))
+            # which a multi-process Dask cluster's grouping would split. A pair found in several
+            # bands is gathered once (the set is combined on each worker before the shuffle).
+            | "KeyAllPairs" >> beam.MapTuple(lambda _nodes, edge: ("all-pairs", edge))
+            | "GatherPairs" >> beam.CombinePerKey(beam.combiners.ToSetCombineFn())
+            | "ResolveClusters" >> beam.FlatMapTuple(lambda _key, edges: resolve_clusters(edges))
             | "KeyByStory" >> beam.Map(lambda a: (a[0], (a[1], a[2])))
         )
 

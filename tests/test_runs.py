@@ -1,0 +1,22 @@
+"""How a local run is cut into chunks: `--chunk-files` per worker process."""
+
+from __future__ import annotations
+
+import os
+
+from pipeline.runs import chunk_size, local_workers
+
+
+def test_a_chunk_holds_chunk_files_for_each_worker():
+    assert chunk_size(1000, 1, 5000) == 1000
+    assert chunk_size(1000, 2, 5000) == 2000
+    assert chunk_size(0, 2, 5000) == 5000  # 0: everything at once
+    assert chunk_size(0, 1, 0) == 1
+
+
+def test_the_workers_of_a_local_run_come_from_the_direct_runner_options():
+    assert local_workers([]) == 1
+    assert local_workers(["--direct_num_workers=4"]) == 1  # in-process unless a mode says so
+    multi = ["--direct_running_mode=multi_processing"]
+    assert local_workers([*multi, "--direct_num_workers=2"]) == 2
+    assert local_workers([*multi, "--direct_num_workers=0"]) == (os.cpu_count() or 1)
