@@ -1,6 +1,6 @@
 """`make bench`: end-to-end throughput and memory of newsbeam against a plain-Python loop.
 
-    python -m pipeline.bench [--docs 1000] [--memory-docs 10000] [--json out/bench.json]
+    python -m pipeline.bench [--docs 2000] [--memory-docs 1000,10000] [--json out/bench.json]
 
 1. Builds news-like documents from the development texts: English sentences of different
    articles recombined into paragraphs (so no two documents are near duplicates), each under a
@@ -13,7 +13,8 @@
    - `direct`: the pipeline on the DirectRunner, 1 worker (in-process) and 2 workers
      (multi_processing);
    - `dask`: the pipeline on a local Dask cluster of 1 and 2 workers;
-   - `direct` with 1 worker again at `--memory-docs`, to see whether memory grows with the corpus.
+   - `direct` with 1 worker again at each of `--memory-docs`, to see whether memory grows with
+     the corpus.
 3. Prints a table (docs/s, words/s, time per stage, peak RSS) and writes the results as JSON.
 
 Benchmarks print figures; tests never assert timings.
@@ -359,7 +360,10 @@ def table(results: dict) -> str:
     return "\n".join(lines)
 
 
-def claims(runs: list[dict]) -> dict[str, str]:
+def claims(runs: list[dict], docs: int, memory_docs: list[int] = ()) -> dict[str, str]:
+    """The issue's comparisons: throughput at `docs` documents, peak memory of the 1-worker
+    DirectRunner from the smallest to the largest of `memory_docs`."""
+
     def find(mode: str, workers: int, documents: int) -> dict | None:
         return next(
             (
@@ -371,9 +375,8 @@ def claims(runs: list[dict]) -> dict[str, str]:
         )
 
     loop = next((r for r in runs if r["mode"] == "loop"), None)
-    small = min(r["documents"] for r in runs)
     out = {}
-    one, two = find("direct", 1, small), find("direct", 2, small)
+    one, two = find("direct", 1, docs), find("direct", 2, docs)
     if one and loop:
         out["DirectRunner 1 worker vs plain loop"] = (
             f"{one['docs_per_second'] / loop['docs_per_second']:.2f}× the loop's docs/s"
@@ -382,19 +385,18 @@ def claims(runs: list[dict]) -> dict[str, str]:
         out["DirectRunner 2 workers vs 1"] = (
             f"{two['docs_per_second'] / one['docs_per_second']:.2f}×"
         )
-    dask_one, dask_two = find("dask", 1, small), find("dask", 2, small)
+    dask_one, dask_two = find("dask", 1, docs), find("dask", 2, docs)
     if dask_one and dask_two:
         out["Dask 2 workers vs 1"] = (
             f"{dask_two['docs_per_second'] / dask_one['docs_per_second']:.2f}×"
         )
-    big = [
-        r for r in runs if r["mode"] == "direct" and r["workers"] == 1 and r["documents"] > small
-    ]
-    if one and big:
-        ratio = big[0]["peak_rss_mb"] / one["peak_rss_mb"]
-        out[f"peak RSS at {big[0]['documents']} vs {small} documents"] = (
-            f"{big[0]['peak_rss_mb']:.0f} / {one['peak_rss_mb']:.0f} MiB = {ratio:.2f}×"
-        )
+    if len(memory_docs) > 1:
+        small, big = find("direct", 1, min(memory_docs)), find("direct", 1, max(memory_docs))
+        if small and big:
+            ratio = big["peak_rss_mb"] / small["peak_rss_mb"]
+            out[f"peak RSS at {big['documents']} vs {small['documents']} documents"] = (
+                f"{big['peak_rss_mb']:.0f} / {small['peak_rss_mb']:.0f} MiB = {ratio:.2f}×"
+            )
     return out
 
 
@@ -407,9 +409,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m pipeline.bench", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("--docs", type=int, default=1000, help="documents per throughput run")
     parser.add_argument(
-        "--memory-docs", type=int, default=10000, help="documents for the memory run (0: skip it)"
+        "--docs",
+        type=int,
+        default=2000,
+        help="documents per throughput run (2,000: one full chunk per worker with 2 workers)",
+    )
+    parser.add_argument(
+        "--memory-docs",
+        default="1000,10000",
+        help="comma-separated corpus sizes of the 1-worker memory runs ('': none)",
     )
     parser.add_argument(
         "--benchmark",
@@ -438,13 +447,21 @@ def main(argv: list[str] | None = None) -> int:
             )
             runs.append(run_measurement(mode, int(workers), corpus))
             print(f"bench: {json.dumps(runs[-1])}", file=sys.stderr)
-        if args.memory_docs:
-            big = Path(folder) / f"docs-{args.memory_docs}"
-            build_corpus(big, args.memory_docs, args.benchmark)
-            print(f"bench: direct with 1 worker on {args.memory_docs} documents …", file=sys.stderr)
-            runs.append(run_measurement("direct", 1, big))
+        memory_docs = [int(n) for n in args.memory_docs.split(",") if n.strip()]
+        for size in memory_docs:
+            if size == args.docs and "direct:1" in args.runs.split(","):
+                continue  # measured above
+            sized = Path(folder) / f"docs-{size}"
+            build_corpus(sized, size, args.benchmark)
+            print(f"bench: direct with 1 worker on {size} documents …", file=sys.stderr)
+            runs.append(run_measurement("direct", 1, sized))
             print(f"bench: {json.dumps(runs[-1])}", file=sys.stderr)
-    results = {"corpus": description, "cpus": os.cpu_count(), "runs": runs, "claims": claims(runs)}
+    results = {
+        "corpus": description,
+        "cpus": os.cpu_count(),
+        "runs": runs,
+        "claims": claims(runs, args.docs, memory_docs),
+    }
     print(table(results))
     save_results(args.json, results)
     return 0
