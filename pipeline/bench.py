@@ -379,11 +379,11 @@ def claims(runs: list[dict], docs: int, memory_docs: list[int] = ()) -> dict[str
     one, two = find("direct", 1, docs), find("direct", 2, docs)
     if one and loop:
         out["DirectRunner 1 worker vs plain loop"] = (
-            f"{one['docs_per_second'] / loop['docs_per_second']:.2f}× the loop's docs/s"
+            f"{one['docs_per_second'] / loop['docs_per_second']:.3f}× the loop's docs/s"
         )
     if one and two:
         out["DirectRunner 2 workers vs 1"] = (
-            f"{two['docs_per_second'] / one['docs_per_second']:.2f}×"
+            f"{two['docs_per_second'] / one['docs_per_second']:.3f}×"
         )
     dask_one, dask_two = find("dask", 1, docs), find("dask", 2, docs)
     if dask_one and dask_two:

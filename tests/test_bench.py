@@ -77,8 +77,8 @@ def test_claims_compare_the_runs_the_issue_names():
         run("direct", 1, 10000, 18.0, 605),
     ]
     found = claims(runs, 2000, [1000, 10000])
-    assert found["DirectRunner 1 worker vs plain loop"] == "0.90× the loop's docs/s"
-    assert found["DirectRunner 2 workers vs 1"] == "1.90×"
+    assert found["DirectRunner 1 worker vs plain loop"] == "0.900× the loop's docs/s"
+    assert found["DirectRunner 2 workers vs 1"] == "1.900×"
     assert found["peak RSS at 10000 vs 1000 documents"] == "605 / 550 MiB = 1.10×"
     text = table(
         {
