@@ -32,6 +32,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 
 from pipeline.evaluate import save_results
@@ -128,9 +129,9 @@ def measure_loop(corpus: Path, output: Path, batch_size: int = 64) -> dict:
         DEFAULT_NEAR_DUPLICATE_THRESHOLD,
         article_signature,
         band_keys,
+        estimated_jaccard,
         index_entry,
         lsh_bands,
-        near_duplicate,
         order_copies,
     )
     from transforms.enrich import (
@@ -175,9 +176,10 @@ def measure_loop(corpus: Path, output: Path, batch_size: int = 64) -> dict:
         hashes.add(article.content_sha256)
         signature = article_signature(article)
         keys = band_keys(signature, bands, rows)
-        candidates = {tuple(s) for key in keys for s in buckets[key]}
+        # Candidates share a band with it already: only their similarity is left to check.
+        candidates = {other for key in keys for other in buckets[key]}
         if any(
-            near_duplicate(signature, other, DEFAULT_NEAR_DUPLICATE_THRESHOLD)
+            estimated_jaccard(signature, other) >= DEFAULT_NEAR_DUPLICATE_THRESHOLD
             for other in candidates
         ):
             continue
@@ -216,10 +218,13 @@ def measure_loop(corpus: Path, output: Path, batch_size: int = 64) -> dict:
             partition_dir(str(output), "entities", [("published_date", article.published_date)])
         ].extend(to_row(row) for row in entity_rows(article))
     index = {str(output / "_index"): [to_row(index_entry(article)) for article in enriched]}
-    for folder, table_rows in [*partitions.items(), *entities.items(), *index.items()]:
-        schema = ARTICLE_SCHEMA if "/articles/" in folder else ENTITY_SCHEMA
-        schema = INDEX_SCHEMA if folder.endswith("/_index") else schema
-        timed("write", write_parquet, f"{folder}/part-loop-00000.parquet", table_rows, schema)
+    for schema, folders in [
+        (ARTICLE_SCHEMA, partitions),
+        (ENTITY_SCHEMA, entities),
+        (INDEX_SCHEMA, index),
+    ]:
+        for folder, table_rows in folders.items():
+            timed("write", write_parquet, f"{folder}/part-loop-00000.parquet", table_rows, schema)
     total = time.perf_counter() - started
     return {
         "written": len(enriched),
@@ -360,7 +365,7 @@ def table(results: dict) -> str:
     return "\n".join(lines)
 
 
-def claims(runs: list[dict], docs: int, memory_docs: list[int] = ()) -> dict[str, str]:
+def claims(runs: list[dict], docs: int, memory_docs: Sequence[int] = ()) -> dict[str, str]:
     """The issue's comparisons: throughput at `docs` documents, peak memory of the 1-worker
     DirectRunner from the smallest to the largest of `memory_docs`."""
 
