@@ -25,6 +25,7 @@ import apache_beam as beam
 from apache_beam.io.filesystem import FileMetadata
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.runners.direct.direct_runner import DirectRunner
 
 from pipeline.options import NewsbeamOptions
 from schemas import (
@@ -48,6 +49,19 @@ from transforms.write import SkipWritten, WriteManifest, WriteParquet
 def new_run_id(now: datetime | None = None) -> str:
     now = now or datetime.now(UTC)
     return f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
+
+
+def new_pipeline(options: PipelineOptions) -> beam.Pipeline:
+    """A Pipeline for `options`. On the DirectRunner (the default), one that never tries the
+    Prism runner: Beam 2.77's DirectRunner tries Prism first, which downloads its binary from
+    GitHub at run time (and without network fails, and falls back, on every run). It runs on
+    the FnApiRunner, or Beam's bundle-based runner for what that cannot run, as before."""
+    runner = options.view_as(StandardOptions).runner
+    if runner not in (None, "DirectRunner", "SwitchingDirectRunner"):
+        return beam.Pipeline(options=options)
+    direct = DirectRunner()
+    direct.is_interactive()  # the DirectRunner's own switch: no Prism (as for notebooks)
+    return beam.Pipeline(runner=direct, options=options)
 
 
 def table_pattern(output: str, table: str, depth: int) -> str:
@@ -195,7 +209,7 @@ def build_pipeline(
     run_id = nb.run_id or new_run_id(started_at)
     output = nb.output
 
-    p = beam.Pipeline(options=options)
+    p = new_pipeline(options)
     on_dask = (options.view_as(StandardOptions).runner or "").endswith("DaskRunner")
     if files is not None:
         matched = p | "ListInputs" >> beam.Create(files)
@@ -233,7 +247,7 @@ def build_streaming_pipeline(
     nb = options.view_as(NewsbeamOptions)
     if not nb.output or not (nb.input or nb.pubsub_subscription or arrivals is not None):
         raise ValueError("a streaming run needs --output and --input or --pubsub-subscription")
-    p = beam.Pipeline(options=options)
+    p = new_pipeline(options)
     if arrivals is not None:
         source = {"files": ArrivedFiles(arrivals)}
     elif nb.pubsub_subscription:

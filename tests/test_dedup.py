@@ -35,6 +35,7 @@ from transforms.dedup import (
     jaccard,
     lookup_keys,
     lsh_bands,
+    lsh_buckets,
     may_match,
     near_duplicate,
     resolve_clusters,
@@ -237,6 +238,17 @@ def test_verified_pairs_keep_only_pairs_at_the_threshold_and_skip_two_old_storie
         (x.article_id[0], y.article_id[0]) for x, y, _ in verified_pairs([old_1, old_2, a], 0.5)
     }
     assert pairs == {("d", "a"), ("e", "a")}
+
+
+def test_lsh_buckets_keep_buckets_with_two_stories_one_of_them_new():
+    bands, rows = lsh_bands(THRESHOLD)
+    a, b = sketch("a", BASE), sketch("b", signature_sharing(BASE, rows, 1))  # share band 0
+    old_1 = sketch("c", (7,) * NUM_PERM, existing=True)
+    old_2 = sketch("d", (7,) * NUM_PERM, existing=True)
+    lone = sketch("e", tuple(10**7 + i for i in range(NUM_PERM)))
+    buckets = lsh_buckets([a, b, old_1, old_2, lone], bands, rows)
+    # a and b share exactly their first band; two old stories are never compared.
+    assert [[s.article_id[0] for s in bucket] for bucket in buckets] == [["a", "b"]]
 
 
 def test_clusters_are_resolved_transitively_to_the_first_in_keep_order():

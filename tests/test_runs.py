@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
+import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from pipeline.build import new_pipeline
 from pipeline.runs import chunk_size, local_workers
 
 
@@ -20,3 +25,14 @@ def test_the_workers_of_a_local_run_come_from_the_direct_runner_options():
     multi = ["--direct_running_mode=multi_processing"]
     assert local_workers([*multi, "--direct_num_workers=2"]) == 2
     assert local_workers([*multi, "--direct_num_workers=0"]) == (os.cpu_count() or 1)
+
+
+def test_local_pipelines_never_try_the_prism_runner(tmp_path, caplog):
+    # Beam 2.77's DirectRunner tries Prism first, which downloads a binary at run time.
+    options = PipelineOptions([f"--output={tmp_path}"])
+    logger = "apache_beam.runners.direct.direct_runner"
+    with caplog.at_level(logging.INFO, logger=logger), new_pipeline(options) as p:
+        _ = p | beam.Create([1, 2]) | beam.Map(lambda x: x + 1)
+    assert "Prism" not in caplog.text
+    dask = new_pipeline(PipelineOptions(["--runner=pipeline.dask_runner.DaskRunner"]))
+    assert type(dask.runner).__name__ == "DaskRunner"

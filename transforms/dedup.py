@@ -37,6 +37,8 @@ import functools
 import hashlib
 import re
 import struct
+from array import array
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -109,20 +111,22 @@ def body_signature(body: str) -> Signature:
 
 
 # A worker signs an article up to three times (lookup keys, story sketch, index entry); it
-# remembers the signatures of the last RECENT_SIGNATURES content hashes (about 5 KB each).
+# remembers the signatures of the last RECENT_SIGNATURES content hashes, packed as 32-bit
+# values (512 bytes each; a tuple of 128 Python ints takes about 5 KB).
 RECENT_SIGNATURES = 4096
-_recent_signatures: dict[str, Signature] = {}
+_recent_signatures: dict[str, array] = {}
 
 
 def article_signature(article: Article) -> Signature:
     """`body_signature(article.body)`, computed once per content hash in a worker: the
     signature depends only on the tokens `content_sha256` hashes."""
-    signature = _recent_signatures.get(article.content_sha256)
-    if signature is None:
-        signature = body_signature(article.body)
-        if len(_recent_signatures) >= RECENT_SIGNATURES:
-            _recent_signatures.pop(next(iter(_recent_signatures), ""), None)
-        _recent_signatures[article.content_sha256] = signature
+    packed = _recent_signatures.get(article.content_sha256)
+    if packed is not None:
+        return tuple(packed)
+    signature = body_signature(article.body)
+    if len(_recent_signatures) >= RECENT_SIGNATURES:
+        _recent_signatures.pop(next(iter(_recent_signatures), ""), None)
+    _recent_signatures[article.content_sha256] = array("I", signature)
     return signature
 
 
@@ -292,6 +296,20 @@ def choose_original(
             _duplicate(copy, original, 1.0, "already_in_output") for copy in order_copies(copies)
         ]
     return resolve_story(order_copies(copies))
+
+
+def comparable(bucket: Sequence[Sketch]) -> bool:
+    """Whether an LSH bucket has pairs to verify: two stories at least, one of this run."""
+    return len(bucket) > 1 and not all(sketch.existing for sketch in bucket)
+
+
+def lsh_buckets(sketches: Iterable[Sketch], bands: int, rows: int) -> list[list[Sketch]]:
+    """The comparable buckets of `sketches` by LSH band key, as GroupByBand forms them."""
+    buckets: dict[str, list[Sketch]] = defaultdict(list)
+    for sketch in sketches:
+        for key in band_keys(sketch.signature, bands, rows):
+            buckets[key].append(sketch)
+    return [bucket for bucket in buckets.values() if comparable(bucket)]
 
 
 def verified_pairs(bucket: Iterable[Sketch], threshold: float) -> list[Edge]:
@@ -491,7 +509,7 @@ class VerifyCandidatesFn(beam.DoFn):
     def process(self, element):
         _key, bucket = element
         bucket = list(bucket)
-        if len(bucket) < 2 or all(sketch.existing for sketch in bucket):
+        if not comparable(bucket):
             return
         self._buckets.update(len(bucket))
         for edge in verified_pairs(bucket, self._threshold):
@@ -523,17 +541,55 @@ class ChooseOriginalFn(beam.DoFn):
                 yield duplicate
 
 
-class FindNearDuplicates(beam.PTransform):
-    """Sketches (this run's stories and the output's) → (story article_id, (kept Sketch,
-    similarity)) for every story of this run that is a near duplicate of one kept."""
+class ClusterInMemoryFn(beam.DoFn):
+    """All Sketches of a bounded run, in one list → (story article_id, (kept Sketch,
+    similarity)) for every story of this run that is a near duplicate of one kept: the buckets
+    and pairs of the band shuffle, found in a dict instead.
+
+    Example input: [Sketch("9f…", …), Sketch("a0…", …, existing=True), …]
+    """
 
     def __init__(self, threshold: float) -> None:
+        self._threshold = threshold
+        self._buckets = Metrics.distribution("dedup", "candidate_bucket_size")
+        self._pairs = Metrics.counter("dedup", "verified_pairs_per_band")
+
+    def process(self, sketches: list[Sketch]):
+        bands, rows = lsh_bands(self._threshold)
+        edges: set[Edge] = set()
+        for bucket in lsh_buckets(sketches, bands, rows):
+            self._buckets.update(len(bucket))
+            pairs = verified_pairs(bucket, self._threshold)
+            self._pairs.inc(len(pairs))
+            edges.update(pairs)
+        for story_id, kept, similarity in resolve_clusters(edges):
+            yield story_id, (kept, similarity)
+
+
+class FindNearDuplicates(beam.PTransform):
+    """Sketches (this run's stories and the output's) → (story article_id, (kept Sketch,
+    similarity)) for every story of this run that is a near duplicate of one kept.
+
+    Each sketch goes to the bucket of each of its LSH bands (a GroupByKey), which scales with
+    the runner's shuffle. `in_memory`: the run is bounded (a chunk of a local run, whose
+    sketches fit in memory), so they are gathered in one list and bucketed in a dict: one
+    element per sketch instead of one per band.
+    """
+
+    def __init__(self, threshold: float, in_memory: bool = False) -> None:
         super().__init__()
         self._threshold = threshold
+        self._in_memory = in_memory
         self._bands, self._rows = lsh_bands(threshold)
 
     def expand(self, sketches):
         bands, rows = self._bands, self._rows
+        if self._in_memory:
+            return (
+                sketches
+                | "GatherSketches" >> beam.combiners.ToList()
+                | "ClusterInMemory" >> beam.ParDo(ClusterInMemoryFn(self._threshold))
+            )
         return (
             sketches
             | "KeyByBand"
@@ -558,7 +614,8 @@ class Deduplicate(beam.PTransform):
     `per_window`: the articles are in non-global windows (a streaming run): stories are compared
     within each window, and with the output as it is when the window is complete.
     `lookup`: read from the output only the rows that may match this run's articles (see
-    `ReadExistingOutput`): for runs of bounded size, such as the chunks of a local run.
+    `ReadExistingOutput`), and find candidate pairs in memory (see `FindNearDuplicates`): for
+    runs of bounded size, such as the chunks of a local run.
     """
 
     def __init__(
@@ -597,7 +654,9 @@ class Deduplicate(beam.PTransform):
             | "ExistingSignatures"
             >> beam.FlatMapTuple(lambda _sha, sketch: [sketch] if sketch.signature else []),
         ) | "CollectSketches" >> beam.Flatten()
-        clusters = sketches | "FindNearDuplicates" >> FindNearDuplicates(self._threshold)
+        clusters = sketches | "FindNearDuplicates" >> FindNearDuplicates(
+            self._threshold, in_memory=self._lookup
+        )
         chosen = (
             {
                 "story": stories | "KeyStories" >> beam.Map(lambda s: (s[0].article_id, s)),
