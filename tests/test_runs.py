@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
+import platform
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.build import new_pipeline
-from pipeline.runs import chunk_size, local_workers
+from pipeline.runs import chunk_size, local_workers, release_memory
 
 
 def test_a_chunk_holds_chunk_files_for_each_worker():
@@ -36,3 +37,8 @@ def test_local_pipelines_never_try_the_prism_runner(tmp_path, caplog):
     assert "Prism" not in caplog.text
     dask = new_pipeline(PipelineOptions(["--runner=pipeline.dask_runner.DaskRunner"]))
     assert type(dask.runner).__name__ == "DaskRunner"
+
+
+def test_between_chunks_freed_memory_goes_back_to_the_system():
+    # glibc keeps freed pages unless asked (malloc_trim); other C libraries have no such call.
+    assert release_memory() is (platform.libc_ver()[0] == "glibc")

@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import apache_beam as beam
+import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
+import pytest
 from apache_beam.io import fileio
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
@@ -21,6 +24,7 @@ from transforms.write import (
     WriteParquet,
     build_manifest,
     merge_manifests,
+    read_output_columns,
     record_key,
     remove_temporaries,
     write_parquet,
@@ -177,6 +181,20 @@ def test_written_keys_are_read_once_per_file(tmp_path):
             | beam.ParDo(ReadWrittenKeysFn(["source_uri"]))
         )
         assert_that(keys, equal_to([record_key(["a.txt"])]))
+
+
+def readable(path) -> fileio.ReadableFile:
+    return fileio.ReadableFile(FileSystems.match([str(path)])[0].metadata_list[0])
+
+
+def test_earlier_output_is_read_column_by_column(tmp_path):
+    path = tmp_path / "part-old-00000.parquet"
+    write_parquet(str(path), [to_row(reject("a.txt", "empty_file"))], REJECT_SCHEMA)
+    table = read_output_columns(readable(path), ["source_uri", "sketch"], present_only=True)
+    assert table.column_names == ["source_uri"]
+    assert table.to_pylist() == [{"source_uri": "a.txt"}]
+    with pytest.raises(pa.ArrowInvalid):  # ReadWrittenKeysFn skips such a file as unreadable
+        read_output_columns(readable(path), ["source_uri", "sketch"])
 
 
 def test_temporary_files_of_a_killed_run_are_found_at_every_depth_and_removed(tmp_path):

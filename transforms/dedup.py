@@ -45,7 +45,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import apache_beam as beam
-import pyarrow.parquet as pq
 from apache_beam.io import fileio
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
@@ -53,6 +52,7 @@ from datasketch import MinHash, MinHashLSH
 
 from schemas import Article, Duplicate, IndexEntry
 from transforms.routing import SplitOff
+from transforms.write import read_output_columns
 
 SHINGLE_WORDS = 5
 NUM_PERM = 128
@@ -395,10 +395,7 @@ class ReadExistingFn(beam.DoFn):
     def process(
         self, readable: fileio.ReadableFile, wanted: frozenset[str] | None = None
     ) -> Iterator[tuple[str, Sketch]]:
-        with readable.open() as handle:
-            parquet = pq.ParquetFile(handle)
-            columns = [c for c in self._COLUMNS if c in parquet.schema_arrow.names]
-            rows = parquet.read(columns=columns).to_pylist()
+        rows = read_output_columns(readable, self._COLUMNS, present_only=True).to_pylist()
         self._rows.inc(len(rows))
         for row in rows:
             sha, sketch = existing_sketch(row)

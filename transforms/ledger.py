@@ -21,7 +21,6 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 import apache_beam as beam
-import pyarrow.parquet as pq
 from apache_beam.io import fileio
 from apache_beam.io.filesystem import CompressionTypes, FileMetadata
 from apache_beam.io.filesystems import FileSystems
@@ -30,7 +29,14 @@ from apache_beam.metrics import Metrics
 from transforms.read import display_path, read_head
 from transforms.routing import SplitOff
 from transforms.stream import stream_windows
-from transforms.write import INPUTS, build_manifest, window_tag, write_inputs, write_json
+from transforms.write import (
+    INPUTS,
+    build_manifest,
+    read_output_columns,
+    window_tag,
+    write_inputs,
+    write_json,
+)
 
 MANIFESTS = "_manifests"
 LEDGER_KEY = "ledger"
@@ -77,8 +83,7 @@ class ReadLedgerFn(beam.DoFn):
     """
 
     def process(self, readable: fileio.ReadableFile):
-        with readable.open() as handle:
-            rows = pq.ParquetFile(handle).read(columns=["path", "size", "sha256"]).to_pylist()
+        rows = read_output_columns(readable, ["path", "size", "sha256"]).to_pylist()
         for row in rows:
             yield row["path"], (row["size"], row["sha256"])
 

@@ -31,7 +31,7 @@ import json
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -93,6 +93,25 @@ def write_parquet(path: str, rows: list[dict[str, Any]], schema: pa.Schema) -> N
     with FileSystems.create(temporary) as handle:
         pq.write_table(table, handle, compression="zstd", row_group_size=ROWS_PER_GROUP)
     FileSystems.rename([temporary], [path])
+
+
+def read_output_columns(
+    readable: fileio.ReadableFile, columns: Sequence[str], present_only: bool = False
+) -> pa.Table:
+    """`columns` of a Parquet file an earlier run wrote; a missing one is an ArrowInvalid
+    error unless `present_only`, which reads those the file has.
+
+    Read on the calling thread: these readers take a few small columns of many files, and
+    Arrow's thread pool would leave a malloc arena in each of its threads that keeps what it
+    freed. Measured with 1,000-file chunks of a local run: about 25 MiB more peak memory per
+    chunk while the output grows, and none with one thread.
+    """
+    with readable.open() as handle:
+        if not present_only:
+            return pq.read_table(handle, columns=list(columns), use_threads=False)
+        parquet = pq.ParquetFile(handle)
+        names = parquet.schema_arrow.names
+        return parquet.read(columns=[c for c in columns if c in names], use_threads=False)
 
 
 class WritePartitionFn(beam.DoFn):
@@ -216,8 +235,7 @@ class ReadWrittenKeysFn(beam.DoFn):
 
     def process(self, readable: fileio.ReadableFile):
         try:
-            with readable.open() as handle:
-                table = pq.read_table(handle, columns=self._columns)
+            table = read_output_columns(readable, self._columns)
         except (OSError, pa.ArrowException) as error:
             # Not written by newsbeam (its files are renamed into place only when complete).
             self._unreadable.inc()
