@@ -8,9 +8,10 @@
    site banner and a headline, followed by a related-news block and a page control — what
    scrapers leave.
 2. Runs, each in a fresh process so that peak memory is its own:
-   - `loop`: the same work (read, clean, validate, deduplicate, NER, reconcile names, write the
-     articles, entities and index as Parquet) as a plain Python loop over the project's own
-     functions, one process: the limit the pipeline should approach;
+   - `loop`: the same work (read, learn per-source templates, clean, validate, deduplicate, NER,
+     reconcile names, write the articles, entities and index as Parquet) as a plain Python
+     loop over the project's own functions, one process: the limit the pipeline should
+     approach;
    - `direct`: the pipeline on the DirectRunner, 1 worker (in-process) and 2 workers
      (multi_processing);
    - `dask` (with `--runs …,dask:1,dask:2`): the pipeline on a local Dask cluster;
@@ -123,9 +124,9 @@ def peak_rss_mb() -> dict[str, float]:
 
 
 def measure_loop(corpus: Path, output: Path, batch_size: int = 64) -> dict:
-    """The work of the pipeline as a plain loop over the project's functions: read, clean,
-    validate, deduplicate (exact copies, then MinHash near duplicates), NER, one name per person,
-    write the articles, entities and index."""
+    """The work of the pipeline as a plain loop over the project's functions: read, learn each
+    source's template, clean, validate, deduplicate (exact copies, then MinHash near
+    duplicates), NER, one name per person, write the articles, entities and index."""
     from schemas import ARTICLE_SCHEMA, ENTITY_SCHEMA, INDEX_SCHEMA, Article, to_row
     from transforms.dedup import (
         DEFAULT_NEAR_DUPLICATE_THRESHOLD,
@@ -144,7 +145,7 @@ def measure_loop(corpus: Path, output: Path, batch_size: int = 64) -> dict:
         reconcile_people,
         rename_people,
     )
-    from transforms.extract import article_fields, page_text
+    from transforms.extract import article_fields, find_templates, page_text, template_keys
     from transforms.read import parse_file
     from transforms.validate import validate_article
     from transforms.write import partition_dir, write_parquet
@@ -159,14 +160,22 @@ def measure_loop(corpus: Path, output: Path, batch_size: int = 64) -> dict:
 
     started = time.perf_counter()
     nlp = load_ner(DEFAULT_MODEL)
-    articles: list[Article] = []
+    texts = []
     for path in sorted(corpus.glob("*.txt")):
         records = timed("read", lambda p: list(parse_file(str(p), p.read_bytes())), path)
-        for doc in records:
-            fields = timed("extract", lambda d: article_fields(page_text(d)), doc)
-            article = timed("validate", validate_article, fields, 20)
-            if isinstance(article, Article):
-                articles.append(article)
+        texts += [timed("extract", page_text, doc) for doc in records]
+    # Each source's template: the lines that recur across its pages (as ExtractArticles learns it).
+    templates = find_templates(
+        Counter(key for text in texts for key in template_keys(text)).items(),
+        Counter(text.template_source for text in texts if text.template_source),
+    )
+    articles: list[Article] = []
+    for text in texts:
+        template = templates.get(text.template_source or "", frozenset())
+        fields = timed("extract", article_fields, text, None, template)
+        article = timed("validate", validate_article, fields, 20)
+        if isinstance(article, Article):
+            articles.append(article)
 
     bands, rows = lsh_bands(DEFAULT_NEAR_DUPLICATE_THRESHOLD)
     hashes: set[str] = set()
