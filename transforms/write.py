@@ -103,8 +103,8 @@ def read_output_columns(
 
     Read on the calling thread: these readers take a few small columns of many files, and
     Arrow's thread pool would leave a malloc arena in each of its threads that keeps what it
-    freed. Measured with 1,000-file chunks of a local run: about 25 MiB more peak memory per
-    chunk while the output grows, and none with one thread.
+    freed. Measured on a local run of 1,000-file chunks (memory released between them): peaks
+    of 666, 690, 690 MiB after chunks 2 to 4 with Arrow's threads, 664, 664, 664 without.
     """
     with readable.open() as handle:
         if not present_only:
