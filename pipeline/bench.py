@@ -1,7 +1,7 @@
 """`make bench`: end-to-end throughput and memory of newsbeam against a plain-Python loop.
 
     python -m pipeline.bench [--docs 2000] [--memory-docs 1000,10000] [--repeat 2]
-                             [--runs loop:1,direct:1,direct:2] [--json out/bench.json]
+                             [--runs loop:1,loop:2,direct:1,direct:2] [--json out/bench.json]
 
 1. Builds news-like documents from the development texts: English sentences of different
    articles recombined into paragraphs (so no two documents are near duplicates), each under a
@@ -11,7 +11,8 @@
    - `loop`: the same work (read, learn per-source templates, clean, validate, deduplicate, NER,
      reconcile names, write the articles, entities and index as Parquet) as a plain Python
      loop over the project's own functions, one process: the limit the pipeline should
-     approach;
+     approach; `loop` with 2 workers is two such processes at once, each on half of the
+     files: what this machine gives two processes, the ceiling for 2 workers;
    - `direct`: the pipeline on the DirectRunner, 1 worker (in-process) and 2 workers
      (multi_processing);
    - `dask` (with `--runs …,dask:1,dask:2`): the pipeline on a local Dask cluster;
@@ -315,10 +316,45 @@ def measure_pipeline(
     }
 
 
+def measure_parallel_loops(corpus: Path, folder: Path, processes: int) -> dict:
+    """`processes` plain loops at once, each in its own process on its share of the files (no
+    deduplication across shares; the corpus has no duplicates): the speed-up this machine gives
+    CPU-bound Python processes, which no number of pipeline workers can beat."""
+    files = sorted(corpus.glob("*.txt"))
+    shares = []
+    for number in range(processes):
+        share = folder / f"share-{number}"
+        share.mkdir(parents=True)
+        for path in files[number::processes]:
+            (share / path.name).symlink_to(path.resolve())
+        shares.append(share)
+    started = time.perf_counter()
+    running = [
+        subprocess.Popen(measure_command("loop", 1, share), stdout=subprocess.PIPE, text=True)
+        for share in shares
+    ]
+    results = [json.loads(finished(process).splitlines()[-1]) for process in running]
+    seconds = time.perf_counter() - started
+    stage_seconds: dict[str, float] = defaultdict(float)
+    for result in results:
+        for stage, value in result["stage_seconds"].items():
+            stage_seconds[stage] += value
+    return {
+        "written": sum(r["written"] for r in results),
+        "seconds": seconds,
+        "stage_seconds": stage_seconds,
+        "words": sum(r["words"] for r in results),
+        "process_seconds": [r["seconds"] for r in results],
+        "process_peak_rss_mb": [r["peak_rss_mb"] for r in results],
+    }
+
+
 def measure(mode: str, workers: int, corpus: Path) -> dict:
     with tempfile.TemporaryDirectory(prefix="newsbeam-bench-") as folder:
         output = Path(folder) / "out"
-        if mode == "loop":
+        if mode == "loop" and workers > 1:
+            result = measure_parallel_loops(corpus, Path(folder), workers)
+        elif mode == "loop":
             result = measure_loop(corpus, output)
         else:
             result = measure_pipeline(corpus, output, mode, workers)
@@ -339,9 +375,22 @@ def measure(mode: str, workers: int, corpus: Path) -> dict:
 # --- the whole benchmark ----------------------------------------------------------------------
 
 
+def measure_command(mode: str, workers: int, corpus: Path) -> list[str]:
+    return [sys.executable, "-m", "pipeline.bench", "measure", mode, str(workers), str(corpus)]
+
+
+def finished(process: subprocess.Popen) -> str:
+    """The standard output of `process` once it ends; its error output (not captured) is on
+    the console. Raises when it failed."""
+    stdout, _ = process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(map(str, process.args))} failed (exit {process.returncode})")
+    return stdout.strip()
+
+
 def run_measurement(mode: str, workers: int, corpus: Path) -> dict:
     """One measurement in a fresh Python process (its own peak memory, no warm caches)."""
-    command = [sys.executable, "-m", "pipeline.bench", "measure", mode, str(workers), str(corpus)]
+    command = measure_command(mode, workers, corpus)
     completed = subprocess.run(command, capture_output=True, text=True, check=False)
     if completed.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed:\n{completed.stderr[-3000:]}")
@@ -365,7 +414,7 @@ def table(results: dict) -> str:
         f"{'run':<22}{'docs/s':>8}{'words/s':>9}{'vs loop':>9}{'seconds':>9}{'peak RSS MiB':>14}"
         + "".join(f"{s:>10}" for s in STAGES),
     ]
-    loop = next((r for r in results["runs"] if r["mode"] == "loop"), None)
+    loop = next((r for r in results["runs"] if (r["mode"], r["workers"]) == ("loop", 1)), None)
     for run in results["runs"]:
         name = f"{run['mode']} {run['workers']}w ({run['documents']} docs)"
         rss = max(run["peak_rss_mb"], run["peak_child_rss_mb"])
@@ -399,7 +448,7 @@ def claims(runs: list[dict], docs: int, memory_docs: Sequence[int] = ()) -> dict
             None,
         )
 
-    loop = next((r for r in runs if r["mode"] == "loop"), None)
+    loop, loops = find("loop", 1, docs), find("loop", 2, docs)
     out = {}
     one, two = find("direct", 1, docs), find("direct", 2, docs)
     if one and loop:
@@ -409,6 +458,10 @@ def claims(runs: list[dict], docs: int, memory_docs: Sequence[int] = ()) -> dict
     if one and two:
         out["DirectRunner 2 workers vs 1"] = (
             f"{two['docs_per_second'] / one['docs_per_second']:.3f}×"
+        )
+    if loop and loops:
+        out["two plain loops at once vs one (this machine's ceiling for 2 workers)"] = (
+            f"{loops['docs_per_second'] / loop['docs_per_second']:.3f}×"
         )
     dask_one, dask_two = find("dask", 1, docs), find("dask", 2, docs)
     if dask_one and dask_two:
@@ -453,7 +506,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--runs",
-        default="loop:1,direct:1,direct:2",
+        default="loop:1,loop:2,direct:1,direct:2",
         help="MODE:WORKERS pairs to measure (modes: loop, direct, dask; '': none)",
     )
     parser.add_argument(

@@ -15,6 +15,7 @@ from pipeline.bench import (
     build_corpus,
     claims,
     fastest,
+    measure,
     measure_loop,
     measure_pipeline,
     table,
@@ -79,6 +80,7 @@ def test_claims_compare_the_runs_the_issue_names():
 
     runs = [
         run("loop", 1, 2000, 20.0, 500),
+        run("loop", 2, 2000, 36.0, 500),
         run("direct", 1, 2000, 18.0, 580),
         run("direct", 2, 2000, 34.2, 590),
         run("direct", 1, 1000, 18.5, 550),
@@ -87,6 +89,8 @@ def test_claims_compare_the_runs_the_issue_names():
     found = claims(runs, 2000, [1000, 10000])
     assert found["DirectRunner 1 worker vs plain loop"] == "0.900× the loop's docs/s"
     assert found["DirectRunner 2 workers vs 1"] == "1.900×"
+    ceiling = "two plain loops at once vs one (this machine's ceiling for 2 workers)"
+    assert found[ceiling] == "1.800×"
     assert found["peak RSS at 10000 vs 1000 documents"] == "605 / 550 MiB = 1.10×"
     text = table(
         {
@@ -96,9 +100,22 @@ def test_claims_compare_the_runs_the_issue_names():
             "claims": found,
         }
     )
-    assert "direct 2w (2000 docs)" in text and "1.71×" in text
+    assert "direct 2w (2000 docs)" in text and "1.71×" in text  # against the 1-process loop
+    assert "loop 2w (2000 docs)" in text and "1.80×" in text
 
 
 def test_the_fastest_of_repeated_runs_counts_and_every_repeat_is_kept():
     runs = [{"seconds": 80.5, "docs_per_second": 24.8}, {"seconds": 74.0, "docs_per_second": 27.0}]
     assert fastest(runs) == {"seconds": 74.0, "docs_per_second": 27.0, "repeats": [80.5, 74.0]}
+
+
+@pytest.mark.slow
+@needs_benchmark
+def test_two_plain_loops_at_once_share_the_files_between_them(tmp_path):
+    corpus = tmp_path / "corpus"
+    build_corpus(corpus, 7, BENCHMARK)
+    one, two = measure("loop", 1, corpus), measure("loop", 2, corpus)
+    assert one["written"] == two["written"] == 7
+    assert one["words"] == two["words"]
+    assert len(two["process_seconds"]) == 2 and two["peak_child_rss_mb"] > 0
+    assert max(two["process_seconds"]) <= two["seconds"]
