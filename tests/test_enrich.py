@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from tests.test_extract import doc
 from transforms.enrich import (
+    BalanceBatchesFn,
     EnrichEntities,
     ModelNotFoundError,
     canonical_form,
@@ -97,6 +98,20 @@ def test_enrich_entities_composite_with_the_packaged_model():
             label="offsets",
         )
         assert_that(rejects, equal_to([]), label="rejects")
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.integers(min_value=20, max_value=3000), min_size=1, max_size=300))
+def test_batches_get_equal_words_whatever_the_articles_lengths(word_counts):
+    article = validate_article(extract_article(doc(content=TEXT)))
+    balance = BalanceBatchesFn(keys=8)
+    balance.start_bundle()
+    loads = [0] * 8
+    for n in word_counts:
+        [(key, _)] = balance.process(article.model_copy(update={"word_count": n}))
+        loads[key] += n
+    used = [load for load in loads if load] if len(word_counts) < 8 else loads
+    assert max(used) - min(used) <= max(word_counts)
 
 
 @pytest.fixture(scope="module")
