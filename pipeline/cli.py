@@ -40,7 +40,7 @@ from pipeline.cluster import ClusterError, check_hash_seeds, local_cluster
 from pipeline.flags import FlagError, beam_parser, check_arguments, check_runner
 from pipeline.options import NewsbeamOptions
 from pipeline.progress import show_progress
-from pipeline.runs import print_chunk, run_in_chunks
+from pipeline.runs import print_chunk, run_in_chunks, run_local
 from pipeline.stats import DEFAULT_TOP, NotAnOutputError, OutputStats, read_output
 from pipeline.summary import inspect_text, run_summary
 from transforms.read import file_identity, match_files
@@ -275,9 +275,7 @@ def run(argv: Sequence[str]) -> int:
         with show_progress(len(files), sys.stderr, show) as attach:
 
             def run_chunk(options: PipelineOptions, chunk: list) -> PipelineResult:
-                result = attach(build_pipeline(options, files=chunk)).run()
-                result.wait_until_finish()
-                return result
+                return run_local(attach(build_pipeline(options, files=chunk)))
 
             run_in_chunks(
                 pipeline_args,

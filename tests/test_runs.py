@@ -7,10 +7,12 @@ import os
 import platform
 
 import apache_beam as beam
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import PipelineOptions, TypeOptions
 
 from pipeline.build import new_pipeline
-from pipeline.runs import chunk_size, local_workers, release_memory
+from pipeline.runs import chunk_size, local_workers, release_memory, run_in_chunks, run_pipeline
+from tests.conftest import ROOT
+from transforms.read import match_files
 
 
 def test_a_chunk_holds_chunk_files_for_each_worker():
@@ -42,3 +44,17 @@ def test_local_pipelines_never_try_the_prism_runner(tmp_path, caplog):
 def test_between_chunks_freed_memory_goes_back_to_the_system():
     # glibc keeps freed pages unless asked (malloc_trim); other C libraries have no such call.
     assert release_memory() is (platform.libc_ver()[0] == "glibc")
+
+
+def test_the_first_chunk_type_checks_the_graph_every_chunk_builds(tmp_path):
+    checked = []
+
+    def run(options, files):
+        checked.append(options.view_as(TypeOptions).pipeline_type_check)
+        return run_pipeline(options, files)
+
+    files = match_files([str(ROOT / "seeds" / "*.txt")])
+    output = str(tmp_path / "out")
+    manifest = run_in_chunks(["--output", output], files, output, chunk_files=2, run=run)
+    assert checked == [True, False, False]
+    assert manifest.counts.read == manifest.counts.written == 5
