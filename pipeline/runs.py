@@ -13,7 +13,6 @@ Between chunks the process hands what it freed back to the operating system
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import gc
 import json
 import os
@@ -73,9 +72,10 @@ def chunk_size(chunk_files: int, workers: int, files: int) -> int:
 
 
 @cache
-def _libc() -> ctypes.CDLL | None:
-    name = ctypes.util.find_library("c")
-    return ctypes.CDLL(name) if name else None
+def _libc() -> ctypes.CDLL:
+    """The C library already loaded in this process (`ctypes.util.find_library` would fork
+    `ldconfig`, whose child inherits this process's whole resident size)."""
+    return ctypes.CDLL(None)
 
 
 def release_memory() -> bool:
@@ -88,7 +88,7 @@ def release_memory() -> bool:
     """
     gc.collect()
     libc = _libc()
-    if libc is None or not hasattr(libc, "malloc_trim"):
+    if not hasattr(libc, "malloc_trim"):
         return False
     libc.malloc_trim(0)
     return True
