@@ -17,6 +17,7 @@ from transforms.enrich import (
     canonical_form,
     entities_from_spans,
     entity_rows,
+    least_loaded,
     load_ner,
     reconcile_people,
     resolve_people,
@@ -112,6 +113,12 @@ def test_batches_get_equal_words_whatever_the_articles_lengths(word_counts):
         loads[key] += n
     used = [load for load in loads if load] if len(word_counts) < 8 else loads
     assert max(used) - min(used) <= max(word_counts)
+
+
+def test_of_equal_loads_the_first_from_the_given_key_on_is_least_loaded():
+    assert least_loaded([5, 0, 0, 5]) == 1
+    assert least_loaded([5, 0, 0, 5], first=2) == 2
+    assert least_loaded([0, 5, 5, 5], first=3) == 0  # cyclically
 
 
 @pytest.fixture(scope="module")

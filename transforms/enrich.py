@@ -309,9 +309,11 @@ def entity_rows(article: Article) -> list[EntityRow]:
     ]
 
 
-def least_loaded(loads: list[int]) -> int:
-    """The index of the smallest load (the first of equals)."""
-    return loads.index(min(loads))
+def least_loaded(loads: list[int], first: int = 0) -> int:
+    """The index of the smallest load; of equal loads, the first from index `first` on
+    (cyclically)."""
+    size = len(loads)
+    return min(range(first, first + size), key=lambda i: loads[i % size]) % size
 
 
 class BalanceBatchesFn(beam.DoFn):
@@ -319,7 +321,9 @@ class BalanceBatchesFn(beam.DoFn):
     in this bundle, so every group, and every worker the groups are shared between, gets about
     the same NER work. (Keys from a hash of the article id gave two workers 32 groups each
     whose words differed by 3-6 %, and the slower worker set the stage's time.) Which batch an
-    article is in changes nothing in its entities: the model reads each text on its own.
+    article is in changes nothing in its entities: the model reads each text on its own. Ties
+    go to the article's hashed key, so a bundle of few articles (a Dask partition holds a
+    handful) spreads them over the keys as hashing did, instead of filling keys 0, 1, 2 ….
     """
 
     def __init__(self, keys: int) -> None:
@@ -330,7 +334,7 @@ class BalanceBatchesFn(beam.DoFn):
         self._words = [0] * self._keys
 
     def process(self, article: Article):
-        key = least_loaded(self._words)
+        key = least_loaded(self._words, int(article.article_id, 16) % self._keys)
         self._words[key] += article.word_count
         yield key, article
 
