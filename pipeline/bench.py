@@ -333,7 +333,7 @@ def measure_parallel_loops(corpus: Path, folder: Path, processes: int) -> dict:
         subprocess.Popen(measure_command("loop", 1, share), stdout=subprocess.PIPE, text=True)
         for share in shares
     ]
-    results = [json.loads(finished(process).splitlines()[-1]) for process in running]
+    results = [finished(process) for process in running]
     seconds = time.perf_counter() - started
     stage_seconds: dict[str, float] = defaultdict(float)
     for result in results:
@@ -379,13 +379,19 @@ def measure_command(mode: str, workers: int, corpus: Path) -> list[str]:
     return [sys.executable, "-m", "pipeline.bench", "measure", mode, str(workers), str(corpus)]
 
 
-def finished(process: subprocess.Popen) -> str:
-    """The standard output of `process` once it ends; its error output (not captured) is on
-    the console. Raises when it failed."""
+def measurement_result(stdout: str) -> dict:
+    """The result a `measure` process printed: the last line of its output, as JSON."""
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
+def finished(process: subprocess.Popen) -> dict:
+    """The result of a `measure` process once it ends; its error output (not captured, so that
+    processes running at once cannot block on a full pipe) is on the console. Raises when it
+    failed."""
     stdout, _ = process.communicate()
     if process.returncode != 0:
         raise RuntimeError(f"{' '.join(map(str, process.args))} failed (exit {process.returncode})")
-    return stdout.strip()
+    return measurement_result(stdout)
 
 
 def run_measurement(mode: str, workers: int, corpus: Path) -> dict:
@@ -394,7 +400,7 @@ def run_measurement(mode: str, workers: int, corpus: Path) -> dict:
     completed = subprocess.run(command, capture_output=True, text=True, check=False)
     if completed.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed:\n{completed.stderr[-3000:]}")
-    return json.loads(completed.stdout.strip().splitlines()[-1])
+    return measurement_result(completed.stdout)
 
 
 def fastest(measurements: Iterable[dict]) -> dict:
