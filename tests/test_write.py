@@ -52,6 +52,35 @@ def test_write_parquet_leaves_no_temporary_file(tmp_path):
     assert pq.read_table(path).column("reason").to_pylist() == ["empty_file"]
 
 
+def test_a_table_written_after_another_waits_for_all_of_its_files(tmp_path):
+    # Without `after`, the runner writes "second" first here (its stage is ready as soon).
+    rejects = [
+        Reject(source_uri=f"in/{n}.txt", stage="read", reason="empty_file", message="empty")
+        for n in range(3)
+    ]
+
+    def write(table: str, records, after=None):
+        return records | table >> WriteParquet(
+            str(tmp_path),
+            table,
+            REJECT_SCHEMA,
+            "r1",
+            partition=lambda r: [],
+            sort_key="source_uri",
+            after=after,
+        )
+
+    with TestPipeline() as p:
+        first = write("first", p | "First" >> beam.Create(rejects))
+        write("second", p | "Second" >> beam.Create(rejects), after=first)
+
+    def written_at(table: str) -> list[int]:
+        return [path.stat().st_mtime_ns for path in (tmp_path / table).glob("*.parquet")]
+
+    assert written_at("first") and written_at("second")
+    assert max(written_at("first")) < min(written_at("second"))
+
+
 def test_write_parquet_composite_partitions_by_date_and_source(tmp_path):
     articles = [
         article("in/a.txt", "CNN", datetime(2023, 3, 2, 12, tzinfo=UTC)),

@@ -135,7 +135,10 @@ class WritePartitionFn(beam.DoFn):
         element: tuple[str, Iterable[dict[str, Any]]],
         window=beam.DoFn.WindowParam,
         pane=beam.DoFn.PaneInfoParam,
+        written_first: object = None,
     ):
+        """`written_first`: a side input (`WriteParquet(after=…)`) whose only purpose is to
+        make Beam finish writing it before this writes."""
         directory, row_lists = element
         stem = file_stem(self._run_id, window, pane.index)
         rows = (row for row_list in row_lists for row in row_list)
@@ -154,6 +157,11 @@ class WriteParquet(beam.PTransform):
     gives a record's rows (one per record by default; an article's entity rows travel as one
     record, which spares the runner an element per row).
 
+    `after`: files written by another WriteParquet that must all be written before this table's
+    (entity rows before their articles, articles before their index entries). It waits at the
+    last step, after the grouping, so that the records are not decoded and encoded once more
+    for a barrier of their own.
+
     Returns a PCollection of (table, path, rows), one element per file written.
     """
 
@@ -166,8 +174,10 @@ class WriteParquet(beam.PTransform):
         partition: Callable[[Any], list[tuple[str, str]]],
         sort_key: str,
         to_rows: Callable[[Any], list[dict[str, Any]]] = lambda record: [to_row(record)],
+        after: beam.PCollection | None = None,
     ) -> None:
         super().__init__()
+        self._after = after
         self._output = output
         self._table = table
         self._schema = schema
@@ -183,13 +193,16 @@ class WriteParquet(beam.PTransform):
             self._partition,
             self._to_rows,
         )
+        after = {} if self._after is None else {"written_first": beam.pvalue.AsList(self._after)}
         return (
             records
             | "KeyByPartition"
             >> beam.Map(lambda r: (partition_dir(output, table, partition(r)), to_rows(r)))
             | "GroupByPartition" >> beam.GroupByKey()
             | "WriteFiles"
-            >> beam.ParDo(WritePartitionFn(table, self._schema, self._run_id, self._sort_key))
+            >> beam.ParDo(
+                WritePartitionFn(table, self._schema, self._run_id, self._sort_key), **after
+            )
         )
 
 
