@@ -138,12 +138,14 @@ def process_documents(
             table_pattern(output, "entities", 1),
             ["article_id"],
             key=lambda entry: [entry[1]],
+            run_id=run_id,
         )
         new_rejects = rejects | "SkipWrittenRejects" >> SkipWritten(
             "rejects",
             table_pattern(output, "rejects", 0),
             ["source_uri", "stage", "reason", "line"],
             key=lambda r: [r.source_uri, r.stage, r.reason, r.line],
+            run_id=run_id,
         )
     entity_files = entities | "WriteEntities" >> WriteParquet(
         output,

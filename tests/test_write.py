@@ -165,11 +165,17 @@ def reject(uri: str, reason: str = "empty_file", line: int | None = None) -> Rej
     return Reject(source_uri=uri, stage="read", reason=reason, message=f"{uri}: m", line=line)
 
 
-def test_skip_written_passes_only_rows_not_yet_in_the_output(tmp_path):
+def test_skip_written_passes_only_rows_no_earlier_run_wrote(tmp_path):
     folder = tmp_path / "rejects"
     write_parquet(
         str(folder / "part-old-00000.parquet"),
         [to_row(reject("a.txt")), to_row(reject("f.jsonl#2", "invalid_json", 2))],
+        REJECT_SCHEMA,
+    )
+    # Written by this very run (a runner computing the step twice): not a reason to skip.
+    write_parquet(
+        str(folder / "part-now-00000.parquet"),
+        [to_row(reject("f.jsonl#3", "invalid_json", 3))],
         REJECT_SCHEMA,
     )
     (folder / "part-broken-00000.parquet").write_bytes(b"PAR1 not really parquet")
@@ -189,6 +195,7 @@ def test_skip_written_passes_only_rows_not_yet_in_the_output(tmp_path):
                 str(folder / "*.parquet"),
                 ["source_uri", "stage", "reason", "line"],
                 key=lambda r: [r.source_uri, r.stage, r.reason, r.line],
+                run_id="now",
             )
         )
         assert_that(

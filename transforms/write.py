@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -276,29 +277,45 @@ class KeepUnwrittenFn(beam.DoFn):
         yield from new
 
 
+def written_by_run(path: str, run_id: str) -> bool:
+    """Whether `path` is a file that batch run `run_id` writes (`…/part-RUN-00000.parquet`)."""
+    name = path.rsplit("/", 1)[-1]
+    return re.fullmatch(rf"part-{re.escape(run_id)}-\d{{5}}\.parquet", name) is not None
+
+
 class SkipWritten(beam.PTransform):
     """Records → those whose key is not yet in the table's files under `pattern`.
 
     `columns` name the key in the Parquet files and `key(record)` gives the same values for a
     record, so a rerun into the same output (after a crash, or on purpose) writes a row once.
+    Files of run `run_id` itself are not earlier output: a runner may compute a step twice (the
+    Dask runner recomputes what a side input needs), and the second attempt must not skip the
+    rows the first has just written, and then write the same file again without them.
     """
 
     def __init__(
-        self, table: str, pattern: str, columns: list[str], key: Callable[[Any], Iterable[Any]]
+        self,
+        table: str,
+        pattern: str,
+        columns: list[str],
+        key: Callable[[Any], Iterable[Any]],
+        run_id: str,
     ) -> None:
         super().__init__()
         self._table = table
         self._pattern = pattern
         self._columns = columns
         self._key = key
+        self._run_id = run_id
 
     def expand(self, records):
-        key = self._key
+        key, run_id = self._key, self._run_id
         new = records | "KeyNewRows" >> beam.Map(lambda r: (record_key(key(r)), (_NEW, r)))
         written = (
             records.pipeline
             | "ListWrittenFiles" >> beam.Create([self._pattern])
             | "MatchWrittenFiles" >> fileio.MatchAll()
+            | "OfEarlierRuns" >> beam.Filter(lambda m: not written_by_run(m.path, run_id))
             | "OpenWrittenFiles" >> fileio.ReadMatches()
             | "ReadWrittenKeys" >> beam.ParDo(ReadWrittenKeysFn(self._columns))
             | "TagWritten" >> beam.Map(lambda k: (k, (_WRITTEN, None)))
