@@ -28,6 +28,7 @@ from transforms.write import (
     record_key,
     remove_temporaries,
     write_parquet,
+    written_by_run,
 )
 
 
@@ -202,6 +203,22 @@ def test_skip_written_passes_only_rows_no_earlier_run_wrote(tmp_path):
             kept | beam.Map(lambda r: (r.source_uri, r.reason)),
             equal_to([("f.jsonl#3", "invalid_json"), ("a.txt", "binary_file")]),
         )
+
+
+@pytest.mark.parametrize(
+    ("name", "run_id", "own"),
+    [
+        ("part-R-00000.parquet", "R", True),
+        ("part-R-c0002-00003.parquet", "R-c0001", True),  # another chunk of the same run
+        ("part-R-c0001-00000.parquet", "R", True),
+        ("part-R2-00000.parquet", "R", False),
+        ("part-Q-c0001-00000.parquet", "R-c0001", False),
+        ("part-R-20240501T120000Z-20240501T120100Z-p0-00000.parquet", "R", False),
+        (".part-R-00000.parquet.inprogress", "R", False),
+    ],
+)
+def test_a_runs_own_files_are_told_from_earlier_output(name, run_id, own):
+    assert written_by_run(f"gs://b/out/entities/published_date=2024-05-01/{name}", run_id) is own
 
 
 def test_written_keys_are_read_once_per_file(tmp_path):

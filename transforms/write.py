@@ -277,10 +277,15 @@ class KeepUnwrittenFn(beam.DoFn):
         yield from new
 
 
+_CHUNK_SUFFIX = re.compile(r"-c\d{4}$")
+
+
 def written_by_run(path: str, run_id: str) -> bool:
-    """Whether `path` is a file that batch run `run_id` writes (`…/part-RUN-00000.parquet`)."""
+    """Whether `path` is a file that batch run `run_id` writes (`…/part-RUN-00000.parquet`), or
+    another chunk of the same local run (`RUN-c0001`, `RUN-c0002`, … : `pipeline.runs`)."""
+    run = re.escape(_CHUNK_SUFFIX.sub("", run_id))
     name = path.rsplit("/", 1)[-1]
-    return re.fullmatch(rf"part-{re.escape(run_id)}-\d{{5}}\.parquet", name) is not None
+    return re.fullmatch(rf"part-{run}(-c\d{{4}})?-\d{{5}}\.parquet", name) is not None
 
 
 class SkipWritten(beam.PTransform):
@@ -290,7 +295,10 @@ class SkipWritten(beam.PTransform):
     record, so a rerun into the same output (after a crash, or on purpose) writes a row once.
     Files of run `run_id` itself are not earlier output: a runner may compute a step twice (the
     Dask runner recomputes what a side input needs), and the second attempt must not skip the
-    rows the first has just written, and then write the same file again without them.
+    rows the first has just written, and then write the same file again without them. Nor are
+    those of the run's other chunks, which never hold the same rows (each chunk reads its own
+    files, and an article already written is a duplicate before it reaches NER), so a long local
+    run does not read all its earlier chunks' files again for every chunk.
     """
 
     def __init__(
