@@ -39,7 +39,7 @@ import re
 import struct
 from array import array
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -473,20 +473,27 @@ class ReadExistingAsOfWindow(beam.PTransform):
 
 class SplitExactCopiesFn(beam.DoFn):
     """(content_sha256, {"new": [Article, …], "existing": [Sketch, …]}) → the story (its copies
-    in keep order) unless the output has it; copies of a story in the output become Duplicates."""
+    in keep order) unless the output has it; copies of a story in the output become Duplicates.
+
+    In a lookup run the element is (content_sha256, [Article, …]) and the output's sketches come
+    as a side input, `existing`: {content_sha256: [Sketch, …]} (the few rows of the output that
+    may match need no shuffle with the articles)."""
 
     def __init__(self) -> None:
         self._stories = Metrics.counter("dedup", "stories")
         self._in_output = Metrics.counter("dedup", "already_in_output")
         self._copies = Metrics.distribution("dedup", "copies_per_story")
 
-    def process(self, element):
-        _sha, grouped = element
-        copies, existing = list(grouped["new"]), list(grouped["existing"])
+    def process(self, element, existing: Mapping[str, Iterable[Sketch]] | None = None):
+        sha, grouped = element
+        if existing is None:
+            copies, earlier = list(grouped["new"]), list(grouped["existing"])
+        else:
+            copies, earlier = list(grouped), list(existing[sha])
         if not copies:
             return
-        if existing:
-            _kept, duplicates = choose_original(copies, existing)
+        if earlier:
+            _kept, duplicates = choose_original(copies, earlier)
             self._in_output.inc(len(duplicates))
             yield from duplicates
             return
@@ -516,7 +523,10 @@ class VerifyCandidatesFn(beam.DoFn):
 
 class ChooseOriginalFn(beam.DoFn):
     """(representative article_id, {"story": [[Article, …]], "cluster": [(Sketch, similarity)]})
-    → the kept Article, and a Duplicate for every other copy."""
+    → the kept Article, and a Duplicate for every other copy.
+
+    In a lookup run the element is the story ([Article, …]) and the near-duplicate clusters come
+    as a side input, `clusters`: {story article_id: (kept Sketch, similarity)}."""
 
     def __init__(self) -> None:
         self._kept = Metrics.counter("dedup", "kept")
@@ -525,11 +535,15 @@ class ChooseOriginalFn(beam.DoFn):
             for reason in ("exact", "near", "already_in_output")
         }
 
-    def process(self, element):
-        _id, grouped = element
-        clusters = list(grouped["cluster"])
-        for story in grouped["story"]:
-            kept, duplicates = resolve_story(story, clusters[0] if clusters else None)
+    def process(self, element, clusters: dict[str, tuple[Sketch, float]] | None = None):
+        if clusters is None:
+            _id, grouped = element
+            found = list(grouped["cluster"])
+            stories, cluster = grouped["story"], found[0] if found else None
+        else:
+            stories, cluster = [element], clusters.get(element[0].article_id)
+        for story in stories:
+            kept, duplicates = resolve_story(story, cluster)
             if kept is not None:
                 self._kept.inc()
                 yield kept
@@ -612,7 +626,8 @@ class Deduplicate(beam.PTransform):
     within each window, and with the output as it is when the window is complete.
     `lookup`: read from the output only the rows that may match this run's articles (see
     `ReadExistingOutput`), and find candidate pairs in memory (see `FindNearDuplicates`): for
-    runs of bounded size, such as the chunks of a local run.
+    runs of bounded size, such as the chunks of a local run. Those rows and the clusters found
+    then reach the articles as side inputs, not through a CoGroupByKey with them.
     """
 
     def __init__(
@@ -636,14 +651,22 @@ class Deduplicate(beam.PTransform):
             existing = articles.pipeline | "ReadExistingOutput" >> ReadExistingOutput(
                 self._existing, self._threshold, articles if self._lookup else None
             )
-        exact = (
-            {
-                "new": articles | "KeyByContent" >> beam.Map(lambda a: (a.content_sha256, a)),
-                "existing": existing,
-            }
-            | "GroupExactCopies" >> beam.CoGroupByKey()
-            | "SplitExactCopies" >> beam.ParDo(SplitExactCopiesFn())
-        )
+        by_content = articles | "KeyByContent" >> beam.Map(lambda a: (a.content_sha256, a))
+        if self._lookup:
+            # The output's few matching rows as a side input: no shuffle of the articles with
+            # them (a CoGroupByKey costs one more stage, which decodes and encodes every article).
+            exact = (
+                by_content
+                | "GroupExactCopies" >> beam.GroupByKey()
+                | "SplitExactCopies"
+                >> beam.ParDo(SplitExactCopiesFn(), existing=beam.pvalue.AsMultiMap(existing))
+            )
+        else:
+            exact = (
+                {"new": by_content, "existing": existing}
+                | "GroupExactCopies" >> beam.CoGroupByKey()
+                | "SplitExactCopies" >> beam.ParDo(SplitExactCopiesFn())
+            )
         stories, in_output = exact | "SplitInOutput" >> SplitOff(Duplicate)
         sketches = (
             stories | "ComputeSignatures" >> beam.Map(story_sketch),
@@ -654,14 +677,19 @@ class Deduplicate(beam.PTransform):
         clusters = sketches | "FindNearDuplicates" >> FindNearDuplicates(
             self._threshold, in_memory=self._lookup
         )
-        chosen = (
-            {
-                "story": stories | "KeyStories" >> beam.Map(lambda s: (s[0].article_id, s)),
-                "cluster": clusters,
-            }
-            | "JoinClusters" >> beam.CoGroupByKey()
-            | "ChooseOriginal" >> beam.ParDo(ChooseOriginalFn())
-        )
+        if self._lookup:
+            chosen = stories | "ChooseOriginal" >> beam.ParDo(
+                ChooseOriginalFn(), clusters=beam.pvalue.AsDict(clusters)
+            )
+        else:
+            chosen = (
+                {
+                    "story": stories | "KeyStories" >> beam.Map(lambda s: (s[0].article_id, s)),
+                    "cluster": clusters,
+                }
+                | "JoinClusters" >> beam.CoGroupByKey()
+                | "ChooseOriginal" >> beam.ParDo(ChooseOriginalFn())
+            )
         kept, near_or_exact = chosen | "SplitDuplicates" >> SplitOff(Duplicate)
         duplicates = (in_output, near_or_exact) | "CollectDuplicates" >> beam.Flatten()
         return kept, duplicates
