@@ -139,6 +139,7 @@ def process_documents(
             ["article_id"],
             key=lambda entry: [entry[1]],
             run_id=run_id,
+            lookup=lookup,
         )
         new_rejects = rejects | "SkipWrittenRejects" >> SkipWritten(
             "rejects",
@@ -146,6 +147,7 @@ def process_documents(
             ["source_uri", "stage", "reason", "line"],
             key=lambda r: [r.source_uri, r.stage, r.reason, r.line],
             run_id=run_id,
+            lookup=lookup,
         )
     entity_files = entities | "WriteEntities" >> WriteParquet(
         output,

@@ -166,7 +166,8 @@ def reject(uri: str, reason: str = "empty_file", line: int | None = None) -> Rej
     return Reject(source_uri=uri, stage="read", reason=reason, message=f"{uri}: m", line=line)
 
 
-def test_skip_written_passes_only_rows_no_earlier_run_wrote(tmp_path):
+@pytest.mark.parametrize("lookup", [False, True], ids=["shuffle", "lookup"])
+def test_skip_written_passes_only_rows_no_earlier_run_wrote(tmp_path, lookup):
     folder = tmp_path / "rejects"
     write_parquet(
         str(folder / "part-old-00000.parquet"),
@@ -197,6 +198,7 @@ def test_skip_written_passes_only_rows_no_earlier_run_wrote(tmp_path):
                 ["source_uri", "stage", "reason", "line"],
                 key=lambda r: [r.source_uri, r.stage, r.reason, r.line],
                 run_id="now",
+                lookup=lookup,
             )
         )
         assert_that(

@@ -32,7 +32,7 @@ import logging
 import re
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -262,16 +262,23 @@ class ReadWrittenKeysFn(beam.DoFn):
 
 class KeepUnwrittenFn(beam.DoFn):
     """(key, [("new", record) | ("written", None), …]) → the new records, unless the key is
-    already in the output."""
+    already in the output.
+
+    With `written` (a side input of the keys in the output, in a lookup run) the element is
+    (key, ("new", record)) and the record passes unless its key is among them."""
 
     def __init__(self, table: str) -> None:
         self._skipped = Metrics.counter("write", f"{table}_already_written")
 
-    def process(self, element):
-        _key, tagged = element
-        tagged = list(tagged)
-        new = [record for tag, record in tagged if tag == _NEW]
-        if len(new) < len(tagged):
+    def process(self, element, written: Mapping[str, Any] | None = None):
+        key, tagged = element
+        if written is not None:
+            new, seen = [tagged[1]], key in written
+        else:
+            tagged = list(tagged)
+            new = [record for tag, record in tagged if tag == _NEW]
+            seen = len(new) < len(tagged)
+        if seen:
             self._skipped.inc(len(new))
             return
         yield from new
@@ -299,6 +306,9 @@ class SkipWritten(beam.PTransform):
     those of the run's other chunks, which never hold the same rows (each chunk reads its own
     files, and an article already written is a duplicate before it reaches NER), so a long local
     run does not read all its earlier chunks' files again for every chunk.
+    `lookup`: the run is bounded (a chunk of a local run): the keys in the output reach the
+    records as a side input, not through a shuffle with them (the DirectRunner holds the keys
+    in memory either way).
     """
 
     def __init__(
@@ -308,6 +318,7 @@ class SkipWritten(beam.PTransform):
         columns: list[str],
         key: Callable[[Any], Iterable[Any]],
         run_id: str,
+        lookup: bool = False,
     ) -> None:
         super().__init__()
         self._table = table
@@ -315,10 +326,10 @@ class SkipWritten(beam.PTransform):
         self._columns = columns
         self._key = key
         self._run_id = run_id
+        self._lookup = lookup
 
     def expand(self, records):
         key, run_id = self._key, self._run_id
-        new = records | "KeyNewRows" >> beam.Map(lambda r: (record_key(key(r)), (_NEW, r)))
         written = (
             records.pipeline
             | "ListWrittenFiles" >> beam.Create([self._pattern])
@@ -326,8 +337,16 @@ class SkipWritten(beam.PTransform):
             | "OfEarlierRuns" >> beam.Filter(lambda m: not written_by_run(m.path, run_id))
             | "OpenWrittenFiles" >> fileio.ReadMatches()
             | "ReadWrittenKeys" >> beam.ParDo(ReadWrittenKeysFn(self._columns))
-            | "TagWritten" >> beam.Map(lambda k: (k, (_WRITTEN, None)))
         )
+        new = records | "KeyNewRows" >> beam.Map(lambda r: (record_key(key(r)), (_NEW, r)))
+        if self._lookup:
+            # A bounded run (a local chunk): the keys as a side input; the records stay in their
+            # stage instead of going through a shuffle with the keys.
+            return new | "KeepUnwritten" >> beam.ParDo(
+                KeepUnwrittenFn(self._table),
+                written=beam.pvalue.AsDict(written | "AsKeys" >> beam.Map(lambda k: (k, True))),
+            )
+        written = written | "TagWritten" >> beam.Map(lambda k: (k, (_WRITTEN, None)))
         return (
             (new, written)
             | "MergeWithWritten" >> beam.Flatten()
