@@ -489,7 +489,7 @@ class SplitExactCopiesFn(beam.DoFn):
         if existing is None:
             copies, earlier = list(grouped["new"]), list(grouped["existing"])
         else:
-            copies, earlier = list(grouped), list(existing[sha])
+            copies, earlier = list(grouped), list(existing.get(sha, ()))
         if not copies:
             return
         if earlier:
@@ -659,7 +659,11 @@ class Deduplicate(beam.PTransform):
                 by_content
                 | "GroupExactCopies" >> beam.GroupByKey()
                 | "SplitExactCopies"
-                >> beam.ParDo(SplitExactCopiesFn(), existing=beam.pvalue.AsMultiMap(existing))
+                >> beam.ParDo(
+                    SplitExactCopiesFn(),
+                    # AsDict: read once per bundle (AsMultiMap asks the runner once per key).
+                    existing=beam.pvalue.AsDict(existing | "GroupExisting" >> beam.GroupByKey()),
+                )
             )
         else:
             exact = (
