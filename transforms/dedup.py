@@ -535,7 +535,7 @@ class ChooseOriginalFn(beam.DoFn):
             for reason in ("exact", "near", "already_in_output")
         }
 
-    def process(self, element, clusters: dict[str, tuple[Sketch, float]] | None = None):
+    def process(self, element, clusters: Mapping[str, tuple[Sketch, float]] | None = None):
         if clusters is None:
             _id, grouped = element
             found = list(grouped["cluster"])
