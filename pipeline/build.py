@@ -110,6 +110,7 @@ def process_documents(
         nb.near_duplicate_threshold,
         per_window=per_window,
         lookup=lookup,
+        run_id=run_id,
     )
     enriched, enrich_rejects = originals | "EnrichEntities" >> EnrichEntities(
         nb.spacy_model, nb.batch_size, per_window=per_window
@@ -221,7 +222,7 @@ def build_pipeline(
     else:
         matched = p | "MatchInputs" >> MatchInputs(nb.input, match_now=on_dask)
     paths, skipped = matched | "SkipRecordedInputs" >> SkipRecordedInputs(
-        output, enabled=not nb.reprocess_inputs
+        output, enabled=not nb.reprocess_inputs, run_id=run_id
     )
     documents, read_rejects, fingerprints = paths | "ReadInputFiles" >> ReadInputFiles(nb.max_bytes)
     outcomes = process_documents(documents, read_rejects, nb, run_id, lookup=files is not None)

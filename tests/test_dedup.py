@@ -324,16 +324,16 @@ def test_index_rows_round_trip_and_only_the_same_sketch_is_compared():
 # ---- the composite
 
 
-def write_existing(folder: Path, articles: list[Article], index: list[Article]) -> None:
+def write_existing(
+    folder: Path, articles: list[Article], index: list[Article], name: str = "part-0.parquet"
+) -> None:
     partition = folder / "articles" / "published_date=unknown" / "source=unknown"
-    partition.mkdir(parents=True)
+    partition.mkdir(parents=True, exist_ok=True)
     rows = [to_row(a) for a in articles]
-    pq.write_table(pa.Table.from_pylist(rows, schema=ARTICLE_SCHEMA), partition / "part-0.parquet")
-    (folder / "_index").mkdir()
+    pq.write_table(pa.Table.from_pylist(rows, schema=ARTICLE_SCHEMA), partition / name)
+    (folder / "_index").mkdir(exist_ok=True)
     entries = [to_row(index_entry(a)) for a in index]
-    pq.write_table(
-        pa.Table.from_pylist(entries, schema=INDEX_SCHEMA), folder / "_index" / "part-0.parquet"
-    )
+    pq.write_table(pa.Table.from_pylist(entries, schema=INDEX_SCHEMA), folder / "_index" / name)
 
 
 @pytest.mark.parametrize("lookup", [False, True], ids=["shuffle", "lookup"])
@@ -352,10 +352,15 @@ def test_deduplicate_composite_exact_near_and_already_in_output(tmp_path, lookup
         article("in/3-copy.txt", wrap(seed_text(3), BANNER_A)),  # in the output, exact
         article("in/4-edited.txt", seed_text(4).replace("mutual support", "shared support")),
     ]
+    # What this very run has written already (a runner computing the step twice, as Dask
+    # does for side inputs) is not earlier output: the kept articles stay kept.
+    write_existing(tmp_path, [seed_0, new[4]], [seed_0, new[4]], "part-now-00000.parquet")
     ids = {a.source_uri: a.article_id for a in new}
     with TestPipeline() as p:
         kept, duplicates = (
-            p | beam.Create(new) | Deduplicate(str(tmp_path), THRESHOLD, lookup=lookup)
+            p
+            | beam.Create(new)
+            | Deduplicate(str(tmp_path), THRESHOLD, lookup=lookup, run_id="now")
         )
         assert_that(
             kept | beam.Map(lambda a: a.source_uri),

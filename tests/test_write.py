@@ -217,10 +217,24 @@ def test_skip_written_passes_only_rows_no_earlier_run_wrote(tmp_path, lookup):
         ("part-Q-c0001-00000.parquet", "R-c0001", False),
         ("part-R-20240501T120000Z-20240501T120100Z-p0-00000.parquet", "R", False),
         (".part-R-00000.parquet.inprogress", "R", False),
+        ("part-R-c0001.parquet", "R-c0002", True),  # a chunk's ledger in _inputs/
     ],
 )
 def test_a_runs_own_files_are_told_from_earlier_output(name, run_id, own):
     assert written_by_run(f"gs://b/out/entities/published_date=2024-05-01/{name}", run_id) is own
+
+
+@pytest.mark.parametrize(
+    ("name", "own"),
+    [
+        ("part-R-c0002-00000.parquet", True),
+        ("part-R-c0002.parquet", True),
+        ("part-R-c0001-00000.parquet", False),  # an earlier chunk: deduplicated against
+        ("part-R-c0001.parquet", False),
+    ],
+)
+def test_without_other_chunks_only_the_chunks_own_files_are_its_own(name, own):
+    assert written_by_run(f"out/_index/{name}", "R-c0002", other_chunks=False) is own
 
 
 def test_written_keys_are_read_once_per_file(tmp_path):

@@ -52,7 +52,7 @@ from datasketch import MinHash, MinHashLSH
 
 from schemas import Article, Duplicate, IndexEntry
 from transforms.routing import SplitOff
-from transforms.write import read_output_columns
+from transforms.write import read_output_columns, written_by_run
 
 SHINGLE_WORDS = 5
 NUM_PERM = 128
@@ -418,19 +418,27 @@ class ReadExistingOutput(beam.PTransform):
         folder: str | None,
         threshold: float = DEFAULT_NEAR_DUPLICATE_THRESHOLD,
         articles: beam.PCollection | None = None,
+        run_id: str | None = None,
     ) -> None:
         super().__init__()
         self._folder = folder
         self._threshold = threshold
         self._articles = articles
+        self._run_id = run_id
 
     def expand(self, pbegin):
-        folder = self._folder
+        folder, run_id = self._folder, self._run_id
         patterns = [articles_pattern(folder), index_pattern(folder)] if folder else []
         files = (
             pbegin
             | "ListExistingFiles" >> beam.Create(patterns)
             | "MatchExistingFiles" >> fileio.MatchAll()
+            # Not this run's own files: the Dask runner recomputes what a side input needs, and a
+            # second computation must not find the articles the first has just written.
+            | "OfEarlierRuns"
+            >> beam.Filter(
+                lambda m: run_id is None or not written_by_run(m.path, run_id, other_chunks=False)
+            )
             | "OpenExistingFiles" >> fileio.ReadMatches()
         )
         read = ReadExistingFn(self._threshold)
@@ -624,6 +632,7 @@ class Deduplicate(beam.PTransform):
     `threshold`: the estimated Jaccard similarity from which two stories are near duplicates.
     `per_window`: the articles are in non-global windows (a streaming run): stories are compared
     within each window, and with the output as it is when the window is complete.
+    `run_id`: this run's, whose own files in the output are not read as earlier output.
     `lookup`: read from the output only the rows that may match this run's articles (see
     `ReadExistingOutput`), and find candidate pairs in memory (see `FindNearDuplicates`): for
     runs of bounded size, such as the chunks of a local run. Those rows and the clusters found
@@ -636,6 +645,7 @@ class Deduplicate(beam.PTransform):
         threshold: float = DEFAULT_NEAR_DUPLICATE_THRESHOLD,
         per_window: bool = False,
         lookup: bool = False,
+        run_id: str | None = None,
     ) -> None:
         super().__init__()
         lsh_bands(threshold)  # fails here, at construction, on a threshold out of range
@@ -643,13 +653,14 @@ class Deduplicate(beam.PTransform):
         self._threshold = threshold
         self._per_window = per_window
         self._lookup = lookup
+        self._run_id = run_id
 
     def expand(self, articles):
         if self._per_window:
             existing = articles | "ReadExistingOutput" >> ReadExistingAsOfWindow(self._existing)
         else:
             existing = articles.pipeline | "ReadExistingOutput" >> ReadExistingOutput(
-                self._existing, self._threshold, articles if self._lookup else None
+                self._existing, self._threshold, articles if self._lookup else None, self._run_id
             )
         by_content = articles | "KeyByContent" >> beam.Map(lambda a: (a.content_sha256, a))
         if self._lookup:

@@ -36,6 +36,7 @@ from transforms.write import (
     window_tag,
     write_inputs,
     write_json,
+    written_by_run,
 )
 
 MANIFESTS = "_manifests"
@@ -91,15 +92,23 @@ class ReadLedgerFn(beam.DoFn):
 class ReadInputLedger(beam.PTransform):
     """An output folder → (path, [(size, sha256), …]) per input file its ledger records."""
 
-    def __init__(self, output: str) -> None:
+    def __init__(self, output: str, run_id: str | None = None) -> None:
         super().__init__()
         self._output = output
+        self._run_id = run_id
 
     def expand(self, pbegin):
+        run_id = self._run_id
         return (
             pbegin
             | "ListLedgerFiles" >> beam.Create([ledger_pattern(self._output)])
             | "MatchLedgerFiles" >> fileio.MatchAll()
+            # Not this run's own ledger (a step the Dask runner computes twice must not skip the
+            # inputs the first computation has just recorded).
+            | "OfEarlierRuns"
+            >> beam.Filter(
+                lambda m: run_id is None or not written_by_run(m.path, run_id, other_chunks=False)
+            )
             | "OpenLedgerFiles" >> fileio.ReadMatches()
             | "ReadLedgerRows" >> beam.ParDo(ReadLedgerFn())
             | "GroupByPath" >> beam.GroupByKey()
@@ -138,15 +147,16 @@ class SkipRecordedInputs(beam.PTransform):
     """Input paths → (paths to read, SkippedInputs): files the output's ledger records with the
     same path, size and checksum are skipped. `enabled=False` reads every path again."""
 
-    def __init__(self, output: str, enabled: bool = True) -> None:
+    def __init__(self, output: str, enabled: bool = True, run_id: str | None = None) -> None:
         super().__init__()
         self._output = output
         self._enabled = enabled
+        self._run_id = run_id
 
     def expand(self, paths):
         if not self._enabled:
             return paths, paths.pipeline | "NothingSkipped" >> beam.Create([])
-        recorded = paths.pipeline | "ReadInputLedger" >> ReadInputLedger(self._output)
+        recorded = paths.pipeline | "ReadInputLedger" >> ReadInputLedger(self._output, self._run_id)
         return (
             paths
             | "CheckLedger" >> beam.ParDo(CheckLedgerFn(), recorded=beam.pvalue.AsDict(recorded))

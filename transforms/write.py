@@ -287,12 +287,17 @@ class KeepUnwrittenFn(beam.DoFn):
 _CHUNK_SUFFIX = re.compile(r"-c\d{4}$")
 
 
-def written_by_run(path: str, run_id: str) -> bool:
-    """Whether `path` is a file that batch run `run_id` writes (`…/part-RUN-00000.parquet`), or
-    another chunk of the same local run (`RUN-c0001`, `RUN-c0002`, … : `pipeline.runs`)."""
-    run = re.escape(_CHUNK_SUFFIX.sub("", run_id))
+def written_by_run(path: str, run_id: str, other_chunks: bool = True) -> bool:
+    """Whether `path` is a file that batch run `run_id` writes (`…/part-RUN-00000.parquet`, or
+    its ledger `_inputs/part-RUN.parquet`), or (`other_chunks`) one that another chunk of the
+    same local run writes (`RUN-c0001`, `RUN-c0002`, … : `pipeline.runs`)."""
+    run = (
+        re.escape(_CHUNK_SUFFIX.sub("", run_id)) + r"(-c\d{4})?"
+        if other_chunks
+        else re.escape(run_id)
+    )
     name = path.rsplit("/", 1)[-1]
-    return re.fullmatch(rf"part-{run}(-c\d{{4}})?-\d{{5}}\.parquet", name) is not None
+    return re.fullmatch(rf"part-{run}(-\d{{5}})?\.parquet", name) is not None
 
 
 class SkipWritten(beam.PTransform):
