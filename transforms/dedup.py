@@ -52,7 +52,7 @@ from datasketch import MinHash, MinHashLSH
 
 from schemas import Article, Duplicate, IndexEntry
 from transforms.routing import SplitOff
-from transforms.write import read_output_columns, written_by_run
+from transforms.write import EarlierOutputFiles, read_output_columns
 
 SHINGLE_WORDS = 5
 NUM_PERM = 128
@@ -427,20 +427,10 @@ class ReadExistingOutput(beam.PTransform):
         self._run_id = run_id
 
     def expand(self, pbegin):
-        folder, run_id = self._folder, self._run_id
+        folder = self._folder
         patterns = [articles_pattern(folder), index_pattern(folder)] if folder else []
-        files = (
-            pbegin
-            | "ListExistingFiles" >> beam.Create(patterns)
-            | "MatchExistingFiles" >> fileio.MatchAll()
-            # Not this run's own files: the Dask runner recomputes what a side input needs, and a
-            # second computation must not find the articles the first has just written.
-            | "OfEarlierRuns"
-            >> beam.Filter(
-                lambda m: run_id is None or not written_by_run(m.path, run_id, other_chunks=False)
-            )
-            | "OpenExistingFiles" >> fileio.ReadMatches()
-        )
+        # Earlier chunks of a local run are earlier output: the chunk deduplicates against them.
+        files = pbegin | "ExistingFiles" >> EarlierOutputFiles(patterns, self._run_id)
         read = ReadExistingFn(self._threshold)
         if self._articles is None:
             return files | "ReadExistingRows" >> beam.ParDo(read)

@@ -31,12 +31,12 @@ from transforms.routing import SplitOff
 from transforms.stream import stream_windows
 from transforms.write import (
     INPUTS,
+    EarlierOutputFiles,
     build_manifest,
     read_output_columns,
     window_tag,
     write_inputs,
     write_json,
-    written_by_run,
 )
 
 MANIFESTS = "_manifests"
@@ -98,18 +98,9 @@ class ReadInputLedger(beam.PTransform):
         self._run_id = run_id
 
     def expand(self, pbegin):
-        run_id = self._run_id
         return (
             pbegin
-            | "ListLedgerFiles" >> beam.Create([ledger_pattern(self._output)])
-            | "MatchLedgerFiles" >> fileio.MatchAll()
-            # Not this run's own ledger (a step the Dask runner computes twice must not skip the
-            # inputs the first computation has just recorded).
-            | "OfEarlierRuns"
-            >> beam.Filter(
-                lambda m: run_id is None or not written_by_run(m.path, run_id, other_chunks=False)
-            )
-            | "OpenLedgerFiles" >> fileio.ReadMatches()
+            | "LedgerFiles" >> EarlierOutputFiles([ledger_pattern(self._output)], self._run_id)
             | "ReadLedgerRows" >> beam.ParDo(ReadLedgerFn())
             | "GroupByPath" >> beam.GroupByKey()
             | "ListEntries" >> beam.MapTuple(lambda path, entries: (path, sorted(set(entries))))

@@ -300,6 +300,32 @@ def written_by_run(path: str, run_id: str, other_chunks: bool = True) -> bool:
     return re.fullmatch(rf"part-{run}(-\d{{5}})?\.parquet", name) is not None
 
 
+class EarlierOutputFiles(beam.PTransform):
+    """The files matching `patterns` → those of them that earlier runs wrote, opened
+    (fileio.ReadableFile).
+
+    A run never reads its own files as earlier output: the Dask runner recomputes what a side
+    input needs, and a second computation must not find (and skip, or take for duplicates) what
+    the first has just written. `other_chunks`: nor the files of the other chunks of the same
+    local run. `run_id` None: every file.
+    """
+
+    def __init__(self, patterns: list[str], run_id: str | None, other_chunks: bool = False) -> None:
+        super().__init__()
+        self._patterns = patterns
+        self._run_id = run_id
+        self._other_chunks = other_chunks
+
+    def expand(self, pbegin):
+        run_id, other_chunks = self._run_id, self._other_chunks
+        files = pbegin | "List" >> beam.Create(self._patterns) | "Match" >> fileio.MatchAll()
+        if run_id is not None:
+            files = files | "OfEarlierRuns" >> beam.Filter(
+                lambda m: not written_by_run(m.path, run_id, other_chunks)
+            )
+        return files | "Open" >> fileio.ReadMatches()
+
+
 class SkipWritten(beam.PTransform):
     """Records → those whose key is not yet in the table's files under `pattern`.
 
@@ -334,13 +360,10 @@ class SkipWritten(beam.PTransform):
         self._lookup = lookup
 
     def expand(self, records):
-        key, run_id = self._key, self._run_id
+        key = self._key
         written = (
             records.pipeline
-            | "ListWrittenFiles" >> beam.Create([self._pattern])
-            | "MatchWrittenFiles" >> fileio.MatchAll()
-            | "OfEarlierRuns" >> beam.Filter(lambda m: not written_by_run(m.path, run_id))
-            | "OpenWrittenFiles" >> fileio.ReadMatches()
+            | "WrittenFiles" >> EarlierOutputFiles([self._pattern], self._run_id, other_chunks=True)
             | "ReadWrittenKeys" >> beam.ParDo(ReadWrittenKeysFn(self._columns))
         )
         new = records | "KeyNewRows" >> beam.Map(lambda r: (record_key(key(r)), (_NEW, r)))
