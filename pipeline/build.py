@@ -141,6 +141,8 @@ def process_documents(
             key=lambda entry: [entry[1]],
             run_id=run_id,
             lookup=lookup,
+            # Known before NER: the lookup is ready when the entity rows are.
+            among=originals | "ArticleIds" >> beam.Map(lambda a: a.article_id) if lookup else None,
         )
         new_rejects = rejects | "SkipWrittenRejects" >> SkipWritten(
             "rejects",

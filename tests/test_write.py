@@ -166,8 +166,12 @@ def reject(uri: str, reason: str = "empty_file", line: int | None = None) -> Rej
     return Reject(source_uri=uri, stage="read", reason=reason, message=f"{uri}: m", line=line)
 
 
-@pytest.mark.parametrize("lookup", [False, True], ids=["shuffle", "lookup"])
-def test_skip_written_passes_only_rows_no_earlier_run_wrote(tmp_path, lookup):
+@pytest.mark.parametrize(
+    ("lookup", "among"),
+    [(False, False), (True, False), (True, True)],
+    ids=["shuffle", "lookup", "lookup-among-known-values"],
+)
+def test_skip_written_passes_only_rows_no_earlier_run_wrote(tmp_path, lookup, among):
     folder = tmp_path / "rejects"
     write_parquet(
         str(folder / "part-old-00000.parquet"),
@@ -189,6 +193,7 @@ def test_skip_written_passes_only_rows_no_earlier_run_wrote(tmp_path, lookup):
         reject("a.txt", "binary_file"),  # same file, another reason: a new fact
     ]
     with TestPipeline() as p:
+        uris = p | "Uris" >> beam.Create(sorted({r.source_uri for r in new})) if among else None
         kept = (
             p
             | beam.Create(new)
@@ -199,6 +204,7 @@ def test_skip_written_passes_only_rows_no_earlier_run_wrote(tmp_path, lookup):
                 key=lambda r: [r.source_uri, r.stage, r.reason, r.line],
                 run_id="now",
                 lookup=lookup,
+                among=uris,
             )
         )
         assert_that(
@@ -250,6 +256,24 @@ def test_written_keys_are_read_once_per_file(tmp_path):
             | beam.ParDo(ReadWrittenKeysFn(["source_uri"]))
         )
         assert_that(keys, equal_to([record_key(["a.txt"])]))
+
+
+def test_given_first_values_only_the_keys_among_them_are_read(tmp_path):
+    path = tmp_path / "part-old-00000.parquet"
+    rows = [reject(uri, line=line) for uri, line in [("a.txt", None), ("b.txt", 1), ("b.txt", 2)]]
+    write_parquet(str(path), [to_row(r) for r in rows], REJECT_SCHEMA)
+    with TestPipeline() as p:
+        keys = (
+            p
+            | beam.Create([str(path)])
+            | fileio.MatchAll()
+            | fileio.ReadMatches()
+            | beam.ParDo(
+                ReadWrittenKeysFn(["source_uri", "line"]),
+                among=beam.pvalue.AsList(p | "Among" >> beam.Create(["b.txt", "c.txt"])),
+            )
+        )
+        assert_that(keys, equal_to([record_key(["b.txt", 1]), record_key(["b.txt", 2])]))
 
 
 def readable(path) -> fileio.ReadableFile:
