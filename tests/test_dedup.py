@@ -24,6 +24,7 @@ from transforms.dedup import (
     NUM_PERM,
     SKETCH,
     Deduplicate,
+    OutputLookup,
     Sketch,
     article_signature,
     band_keys,
@@ -410,6 +411,31 @@ def test_a_lookup_reads_only_the_rows_of_the_output_that_may_match():
 
     assert matches(exact_row) and matches(near_row)
     assert not matches(other_row) and not matches(unsigned)
+
+
+def test_a_whole_table_is_looked_up_as_each_row_would_be():
+    bands, rows = lsh_bands(THRESHOLD)
+    new = [article("in/0.txt", seed_text(0)), article("in/2.txt", seed_text(2))]
+    wanted = frozenset(key for a in new for key in lookup_keys(a, bands, rows))
+    index_rows = [
+        to_row(index_entry(article("old/0.txt", wrap(seed_text(0), BANNER_A)))),  # same body
+        to_row(index_entry(article("old/0-edited.txt", edit(seed_text(0), EDITS_000)))),  # a band
+        to_row(index_entry(article("old/1.txt", seed_text(1)))),
+        to_row(index_entry(article("old/3.txt", seed_text(3)))),
+    ]
+    # Another sketch's signature is not compared, even where its bands would match.
+    other_sketch = {**index_rows[1], "content_sha256": "0" * 64, "sketch": "minhash-v0"}
+    index_rows.append(other_sketch)
+    lookup = OutputLookup(wanted, bands, rows)
+
+    def each_row(rows_):
+        return [may_match(*existing_sketch(row), wanted, bands, rows) for row in rows_]
+
+    table = pa.Table.from_pylist(index_rows, schema=INDEX_SCHEMA)
+    assert lookup.rows(table).tolist() == each_row(index_rows) == [True, True, False, False, False]
+    article_rows = [{k: row[k] for k in ("content_sha256", "article_id")} for row in index_rows]
+    table = pa.Table.from_pylist(article_rows)  # an articles/ file: no signatures
+    assert lookup.rows(table).tolist() == each_row(article_rows) == [True] + [False] * 4
 
 
 def test_deduplicate_without_an_earlier_output_keeps_one_per_story():
