@@ -247,33 +247,18 @@ def test_written_keys_are_read_once_per_file(tmp_path):
     path = tmp_path / "part-old-00000.parquet"
     rows = [reject("a.txt", reason) for reason in ("empty_file", "binary_file", "empty_file")]
     write_parquet(str(path), [to_row(r) for r in rows], REJECT_SCHEMA)
-    with TestPipeline() as p:
-        keys = (
-            p
-            | beam.Create([str(path)])
-            | fileio.MatchAll()
-            | fileio.ReadMatches()
-            | beam.ParDo(ReadWrittenKeysFn(["source_uri"]))
-        )
-        assert_that(keys, equal_to([record_key(["a.txt"])]))
+    keys = list(ReadWrittenKeysFn(["source_uri"]).process(readable(path)))
+    assert keys == [record_key(["a.txt"])]
 
 
 def test_given_first_values_only_the_keys_among_them_are_read(tmp_path):
     path = tmp_path / "part-old-00000.parquet"
     rows = [reject(uri, line=line) for uri, line in [("a.txt", None), ("b.txt", 1), ("b.txt", 2)]]
     write_parquet(str(path), [to_row(r) for r in rows], REJECT_SCHEMA)
-    with TestPipeline() as p:
-        keys = (
-            p
-            | beam.Create([str(path)])
-            | fileio.MatchAll()
-            | fileio.ReadMatches()
-            | beam.ParDo(
-                ReadWrittenKeysFn(["source_uri", "line"]),
-                among=beam.pvalue.AsList(p | "Among" >> beam.Create(["b.txt", "c.txt"])),
-            )
-        )
-        assert_that(keys, equal_to([record_key(["b.txt", 1]), record_key(["b.txt", 2])]))
+    read = ReadWrittenKeysFn(["source_uri", "line"])
+    keys = list(read.process(readable(path), among=["b.txt", "c.txt"]))
+    assert keys == [record_key(["b.txt", 1]), record_key(["b.txt", 2])]
+    assert list(read.process(readable(path), among=[])) == []
 
 
 def readable(path) -> fileio.ReadableFile:
