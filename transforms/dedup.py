@@ -220,7 +220,7 @@ class OutputLookup:
         for band in range(self._bands):
             block = slots[:, band * self._rows : (band + 1) * self._rows]
             hashes = band_hashes(np.full(len(index), band), block)
-            # self._hashes is sorted: a binary search (np.isin sorts both arrays every call)
+            # A binary search in the sorted hashes (np.isin re-derives both arrays every call)
             at = np.minimum(np.searchsorted(self._hashes, hashes), len(self._hashes) - 1)
             banded |= self._hashes[at] == hashes
         found[index[banded]] = True
