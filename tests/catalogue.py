@@ -1,4 +1,4 @@
-"""The hostile-input catalogue (README "Hostile input") as files, with what each must become.
+"""The hostile-input catalogue (docs/hostile-input.md) as files, with what each must become.
 
 `build(folder)` writes every case into `folder` and returns the expected outcome per record,
 keyed by the record's `source_uri` relative to `folder` (`name`, or `name#N` for JSONL line N):

@@ -1,6 +1,6 @@
 """The text cleaner: split article text into blocks, classify each, keep the article.
 
-The method, in order (README, "Boilerplate removal"):
+The method, in order (docs/how-it-works.md, "Boilerplate removal"):
 1. Repair what scrapers leave inside sentences: literal `\\uXXXX` escapes, HTML tags and their
    broken halves (`< p>`, `/p>`), HTML entities. Each repair is recorded.
 2. Split into blocks (a line, or lines hard-wrapped inside one paragraph joined back).

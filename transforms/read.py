@@ -6,7 +6,7 @@ that is not gzip is read as it is). Every file or JSONL line that cannot become 
 becomes a Reject at stage "read" naming the file, the line, and what to do. `parse_file` never
 raises and yields at least one record per file, so the ledger can count every input.
 
-Hostile input and what it becomes (README "Hostile input" has the whole catalogue):
+Hostile input and what it becomes (docs/hostile-input.md has the whole catalogue):
 - empty, white-space-only or NUL-only files: `empty_file`; binary files: `binary_file`;
 - a truncated or corrupt gzip stream: `corrupt_gzip`; for JSONL the complete lines before the
   damage are still read, and one reject names the first line lost;
