@@ -7,6 +7,7 @@ OUT    ?= out
 
 .PHONY: install run test test-fast lint eval dedup-eval bench report-png clean
 BENCHMARK ?= ../shared/benchmarks/aeb-dev
+EVAL_SETS ?= ../shared/benchmarks/aeb-dev ../shared/benchmarks/dragnet-dev
 
 install: $(STAMP)
 
@@ -30,7 +31,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 eval: install
-	$(BIN)/python -m pipeline.evaluate $(BENCHMARK) --json $(OUT)/eval.json
+	$(BIN)/python -m pipeline.evaluate $(EVAL_SETS) --json $(OUT)/eval.json
 
 dedup-eval: install
 	$(BIN)/python -m pipeline.dedup_eval $(BENCHMARK) --json $(OUT)/dedup-eval.json

@@ -41,8 +41,8 @@ from pathlib import Path
 
 from pipeline.evaluate import save_results
 from pipeline.options import DEFAULT_CHUNK_FILES
+from schemas.text import WORD as _WORD
 
-_WORD = re.compile(r"\w+")
 BANNERS = [
     "Spread the love",
     "Sign up for our newsletter to get the latest headlines in your inbox every morning.",

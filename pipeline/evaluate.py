@@ -1,14 +1,20 @@
-"""`make eval`: score newsbeam's extraction on an article-extraction benchmark folder.
+"""`make eval`: score newsbeam's extraction on article-extraction benchmark folders.
 
-    python -m pipeline.evaluate ../shared/benchmarks/aeb-dev [--json eval.json]
+    python -m pipeline.evaluate ../shared/benchmarks/aeb-dev ../shared/benchmarks/dragnet-dev
+        [--json eval.json]
 
-The folder holds `html/ID.html.gz`, `ground-truth.json` ({ID: {articleBody, url}}) and
-`peer-output/NAME.json` ({"output": {ID: {articleBody}}}). newsbeam is scored on:
-- the HTML pages (the path `.html` inputs take);
-- whole-page text (`inscriptis`, `html-text` peer output) given as `.txt` input;
-- residual-boilerplate text (`readability`, `goose3`, `newspaper`) given as `.txt` input;
-each beside the score of the input as given. The extraction is `extract_article`, the function
-the pipeline's Extract stage runs.
+A folder holds either `html/ID.html.gz` and `ground-truth.json` ({ID: {articleBody, url}}),
+with `peer-output/NAME.json` ({"output": {ID: {articleBody}}}), or `ID.html.gz` and
+`truth.json` ({ID: text}). On each folder, newsbeam is scored:
+- on the HTML pages: every extractor it combines alone, and the combination under each setting
+  of its choices (how many extractors must hold a line; whether the cleaner also removes lines
+  by position); the pages read by the pipeline's own Read and Extract functions;
+- cross-validated: a setting chosen on one folder and scored on the other, and chosen on four
+  fifths of a folder and scored on the fifth left out (5 folds);
+- where the folder has peer output, on whole-page text (`inscriptis`, `html-text`) and
+  residual-boilerplate text (`readability`, `goose3`, `newspaper`) given as `.txt` input,
+  each beside the score of the input as given;
+- for speed: extraction time per page against the time NER takes on the same bodies.
 
 The metric is the benchmark's: `\\w+` tokens, multisets of 4-token shingles, per-document true
 positive / false positive / false negative counts scaled to sum to one, precision and recall
@@ -19,35 +25,35 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
 import json
-import re
 import sys
 import time
-from collections import Counter
-from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from schemas import RawDocument
-from transforms.extract import ExtractionError, extract_article
+from schemas.text import shingle_counts
+from transforms.candidates import EXTRACTORS, MIN_SUPPORT, PRECISION
+from transforms.extract import (
+    ExtractionError,
+    article_fields,
+    combined_page,
+    extract_article,
+    html_candidates,
+)
+from transforms.read import parse_file
 
-_TOKEN = re.compile(r"\w+")
+__all__ = ["evaluate", "score", "shingle_counts"]
+
 TEXT_INPUTS = ("inscriptis", "html-text", "readability", "goose3", "newspaper")
-
-
-def _shingles(text: str, n: int = 4) -> Counter[tuple[str, ...]]:
-    tokens = _TOKEN.findall(text or "")
-    return Counter(tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
-
-
-def shingle_counts(truth: str, prediction: str) -> tuple[float, float, float]:
-    """(tp, fp, fn) over 4-token shingles, scaled to sum to one (all zero for two empty texts)."""
-    true, predicted = _shingles(truth), _shingles(prediction)
-    tp = sum((true & predicted).values())
-    fp = sum((predicted - true).values())
-    fn = sum((true - predicted).values())
-    total = tp + fp + fn
-    return (tp / total, fp / total, fn / total) if total else (0.0, 0.0, 0.0)
+CANDIDATES = (PRECISION, *EXTRACTORS)
+SETTINGS = tuple((k, p) for k in (1, 2, 3) for p in (False, True))
+"""(extractors that must hold a line, cleaner removes by position): the choices evaluated."""
+SHIPPED = (MIN_SUPPORT, False)
+FOLDS = 5
 
 
 @dataclass(frozen=True)
@@ -71,139 +77,246 @@ def score(pairs: Iterable[tuple[str, str]]) -> Score:
     return Score(precision, recall, f1, len(counts))
 
 
-def _fields(doc: RawDocument) -> dict | None:
-    try:
-        return extract_article(doc)
-    except ExtractionError:
+@dataclass
+class Benchmark:
+    """A folder's pages (as the pipeline reads them), true bodies and peers' output."""
+
+    name: str
+    folder: Path
+    truth: dict[str, str]
+    documents: dict[str, RawDocument | None]
+    peers: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+def _read_page(path: Path, name: str, url: str | None) -> RawDocument | None:
+    """The page as `newsbeam run` reads an `.html` file (None when Read rejects it)."""
+    record = next(iter(parse_file(f"{name}.html", gzip.decompress(path.read_bytes()))))
+    if not isinstance(record, RawDocument):
         return None
+    return record.model_copy(update={"url": url}) if url else record
 
 
-def metadata_coverage(articles: list[dict | None]) -> dict[str, float]:
-    """Share of pages with a title, a publication date, a source, authors and a language."""
-    found = [a for a in articles if a]
-    total = len(articles) or 1
-    return {
-        "title": sum(bool(a["title"]) for a in found) / total,
-        "published_at": sum(a["published_at"] is not None for a in found) / total,
-        "source": sum(a["source"] != "unknown" for a in found) / total,
-        "authors": sum(bool(a["authors"]) for a in found) / total,
-        "language": sum(bool(a["language"]) for a in found) / total,
-    }
-
-
-def load(folder: Path) -> tuple[dict[str, dict], dict[str, dict[str, str]]]:
-    truth = json.loads((folder / "ground-truth.json").read_text())
-    peers = {
-        path.stem: {
-            k: v.get("articleBody") or "" for k, v in json.loads(path.read_text())["output"].items()
+def load(folder: Path) -> Benchmark:
+    if (folder / "ground-truth.json").exists():
+        truth = json.loads((folder / "ground-truth.json").read_text())
+        peers = {
+            path.stem: {
+                k: v.get("articleBody") or ""
+                for k, v in json.loads(path.read_text())["output"].items()
+            }
+            for path in sorted((folder / "peer-output").glob("*.json"))
         }
-        for path in sorted((folder / "peer-output").glob("*.json"))
-    }
-    return truth, peers
+        documents = {
+            i: _read_page(folder / "html" / f"{i}.html.gz", i, truth[i].get("url")) for i in truth
+        }
+        bodies = {i: truth[i]["articleBody"] for i in truth}
+        return Benchmark(folder.name, folder, bodies, documents, peers)
+    truth = json.loads((folder / "truth.json").read_text())
+    documents = {i: _read_page(folder / f"{i}.html.gz", i, None) for i in truth}
+    return Benchmark(folder.name, folder, truth, documents)
 
 
-def evaluate(folder: Path) -> dict:
-    truth, peers = load(folder)
-    ids = sorted(truth)
+@dataclass
+class Page:
+    """One HTML page's extractor texts and trafilatura document, computed once for all settings."""
 
-    def run(make_doc: Callable[[str], RawDocument]) -> tuple[Score, float, list[dict | None]]:
+    doc: RawDocument | None
+    texts: dict[str, str]
+    document: Any
+    seconds: float
+
+
+def extract_pages(bench: Benchmark) -> dict[str, Page]:
+    pages = {}
+    for i, doc in bench.documents.items():
         started = time.perf_counter()
-        articles = {i: _fields(make_doc(i)) for i in ids}
-        seconds = time.perf_counter() - started
-        bodies = {i: (articles[i] or {}).get("body", "") for i in ids}
-        return (
-            score((truth[i]["articleBody"], bodies[i]) for i in ids),
-            seconds,
-            list(articles.values()),
-        )
+        texts, document = html_candidates(doc) if doc else ({}, None)
+        pages[i] = Page(doc, texts, document, time.perf_counter() - started)
+    return pages
 
-    def html_doc(i: str) -> RawDocument:
-        html = gzip.decompress((folder / "html" / f"{i}.html.gz").read_bytes()).decode(
-            "utf-8", "replace"
-        )
-        return RawDocument(
-            source_uri=f"{i}.html",
-            kind="html",
-            content=html,
-            encoding="utf-8",
-            url=truth[i].get("url"),
-        )
 
+def body(page: Page, setting: tuple[int, bool]) -> str:
+    """The article body the pipeline writes for a page under a setting ("" when rejected)."""
+    if page.doc is None:
+        return ""
+    min_support, by_position = setting
+    try:
+        text = combined_page(page.doc, page.texts, page.document, min_support)
+    except ExtractionError:
+        return ""
+    return article_fields(text, by_position=by_position)["body"]
+
+
+def _f1(truth: dict[str, str], bodies: dict[str, str], ids: Iterable[str]) -> float:
+    return score((truth[i], bodies[i]) for i in ids).f1
+
+
+def best_setting(truth: dict[str, str], bodies: dict, ids: Sequence[str]) -> tuple[int, bool]:
+    """The setting with the highest F1 on these pages (the shipped one on a tie)."""
+    return max(SETTINGS, key=lambda s: (round(_f1(truth, bodies[s], ids), 6), s == SHIPPED, -s[0]))
+
+
+def fold_of(page_id: str) -> int:
+    return int(hashlib.sha256(page_id.encode()).hexdigest(), 16) % FOLDS
+
+
+def folds_score(truth: dict[str, str], bodies: dict) -> tuple[Score, list]:
+    """Each fold scored with the setting chosen on the other folds; the folds' pages pooled."""
+    ids = sorted(truth)
+    pairs, chosen = [], []
+    for fold in range(FOLDS):
+        held = [i for i in ids if fold_of(i) == fold]
+        rest = [i for i in ids if fold_of(i) != fold]
+        setting = best_setting(truth, bodies, rest)
+        chosen.append(list(setting))
+        pairs += [(truth[i], bodies[setting][i]) for i in held]
+    return score(pairs), chosen
+
+
+def ner_seconds(bodies: Iterable[str]) -> float:
+    """Seconds spaCy's NER (as the pipeline loads it) takes on these bodies, in one process."""
+    from transforms.enrich import DEFAULT_MODEL, load_ner
+
+    nlp = load_ner(DEFAULT_MODEL)
+    texts = [b for b in bodies if b]
+    started = time.perf_counter()
+    for _ in nlp.pipe(texts, batch_size=64):
+        pass
+    return time.perf_counter() - started
+
+
+def text_rows(bench: Benchmark) -> list[dict]:
     rows = []
-    newsbeam_html, seconds, html_articles = run(html_doc)
-    rows.append(
-        {
-            "input": "html",
-            "as_given": None,
-            "newsbeam": asdict(newsbeam_html),
-            "seconds": round(seconds, 2),
-        }
-    )
+    ids = sorted(bench.truth)
     for name in TEXT_INPUTS:
-        if name not in peers:
+        texts = bench.peers.get(name)
+        if texts is None:
             continue
-        texts = peers[name]
-
-        def text_doc(i: str, texts=texts, name=name) -> RawDocument:
-            return RawDocument(
+        bodies = {}
+        started = time.perf_counter()
+        for i in ids:
+            doc = RawDocument(
                 source_uri=f"{name}/{i}.txt",
                 kind="text",
                 content=texts.get(i, ""),
                 encoding="utf-8",
             )
-
-        as_given = score((truth[i]["articleBody"], texts.get(i, "")) for i in ids)
-        ours, seconds, _ = run(text_doc)
+            try:
+                bodies[i] = extract_article(doc)["body"]
+            except ExtractionError:
+                bodies[i] = ""
+        seconds = time.perf_counter() - started
         rows.append(
             {
                 "input": name,
-                "as_given": asdict(as_given),
-                "newsbeam": asdict(ours),
+                "as_given": asdict(score((bench.truth[i], texts.get(i, "")) for i in ids)),
+                "newsbeam": asdict(score((bench.truth[i], bodies[i]) for i in ids)),
                 "seconds": round(seconds, 2),
             }
         )
-    peer_scores = {
-        name: asdict(score((truth[i]["articleBody"], texts.get(i, "")) for i in ids))
-        for name, texts in peers.items()
+    return rows
+
+
+def evaluate_html(bench: Benchmark) -> tuple[dict, dict]:
+    """(results, bodies per setting) for a folder's HTML pages."""
+    pages = extract_pages(bench)
+    ids = sorted(bench.truth)
+    alone = {
+        name: asdict(score((bench.truth[i], pages[i].texts.get(name, "")) for i in ids))
+        for name in CANDIDATES
     }
+    bodies = {s: {i: body(pages[i], s) for i in ids} for s in SETTINGS}
+    started = time.perf_counter()
+    for i in ids:
+        body(pages[i], SHIPPED)
+    combine_seconds = time.perf_counter() - started
+    extract_seconds = sum(p.seconds for p in pages.values()) + combine_seconds
+    ner = ner_seconds(bodies[SHIPPED].values())
+    folds, chosen = folds_score(bench.truth, bodies)
     return {
-        "benchmark": str(folder),
-        "documents": len(ids),
-        "rows": rows,
-        "peers_on_html": peer_scores,
-        "html_metadata_coverage": metadata_coverage(html_articles),
-    }
+        "candidates": alone,
+        "settings": {
+            f"{k} of 3{', by position' if p else ''}": asdict(
+                score((bench.truth[i], bodies[(k, p)][i]) for i in ids)
+            )
+            for k, p in SETTINGS
+        },
+        "newsbeam": asdict(score((bench.truth[i], bodies[SHIPPED][i]) for i in ids)),
+        "folds": {"score": asdict(folds), "chosen": chosen},
+        "ms_per_page": {
+            "extraction": round(1000 * extract_seconds / len(ids), 1),
+            "ner": round(1000 * ner / len(ids), 1),
+        },
+    }, bodies
+
+
+def evaluate(folders: Sequence[Path]) -> dict:
+    benches = [load(folder) for folder in folders]
+    results: dict[str, Any] = {"shipped_setting": list(SHIPPED), "sets": {}}
+    all_bodies = {}
+    for bench in benches:
+        html, all_bodies[bench.name] = evaluate_html(bench)
+        entry: dict[str, Any] = {"documents": len(bench.truth), "html": html}
+        if bench.peers:
+            entry["text_inputs"] = text_rows(bench)
+            entry["peers_on_html"] = {
+                name: asdict(score((bench.truth[i], texts.get(i, "")) for i in bench.truth))
+                for name, texts in bench.peers.items()
+            }
+        results["sets"][bench.name] = entry
+    for chooser in benches:
+        for scored in benches:
+            if scored is chooser:
+                continue
+            setting = best_setting(chooser.truth, all_bodies[chooser.name], sorted(chooser.truth))
+            bodies = all_bodies[scored.name][setting]
+            results["sets"][scored.name]["html"][f"chosen on {chooser.name}"] = {
+                "setting": list(setting),
+                **asdict(score((scored.truth[i], bodies[i]) for i in scored.truth)),
+            }
+    return results
+
+
+def _setting_name(setting: Sequence) -> str:
+    return f"{setting[0]} of 3{', by position' if setting[1] else ''}"
 
 
 def table(results: dict) -> str:
-    lines = [
-        f"newsbeam extraction on {results['benchmark']} ({results['documents']} pages)",
-        "",
-        f"{'input':<14}{'as given F1':>12}{'newsbeam F1':>13}{'precision':>11}{'recall':>9}"
-        f"{'seconds':>9}",
-    ]
-    for row in results["rows"]:
-        given = f"{row['as_given']['f1']:.3f}" if row["as_given"] else "-"
-        ours = row["newsbeam"]
-        lines.append(
-            f"{row['input']:<14}{given:>12}{ours['f1']:>13.3f}{ours['precision']:>11.3f}"
-            f"{ours['recall']:>9.3f}{row['seconds']:>9.1f}"
-        )
-    lines += [
-        "",
-        "peers on the same HTML pages (their published output, same metric):",
-        f"{'extractor':<16}{'F1':>7}{'precision':>11}{'recall':>9}",
-    ]
-    for name, s in sorted(results["peers_on_html"].items(), key=lambda kv: -kv[1]["f1"]):
-        lines.append(f"{name:<16}{s['f1']:>7.3f}{s['precision']:>11.3f}{s['recall']:>9.3f}")
-    html = results["rows"][0]["newsbeam"]
-    lines.append(
-        f"{'newsbeam':<16}{html['f1']:>7.3f}{html['precision']:>11.3f}{html['recall']:>9.3f}"
-    )
-    coverage = results["html_metadata_coverage"]
-    shares = ", ".join(f"{name} {share:.0%}" for name, share in coverage.items())
-    lines += ["", f"metadata found on the HTML pages: {shares}"]
+    lines = [f"shipped setting: lines held by {_setting_name(results['shipped_setting'])} others"]
+    for name, entry in results["sets"].items():
+        html = entry["html"]
+        lines += [
+            "",
+            f"{name} ({entry['documents']} pages): HTML",
+            f"{'':<34}{'F1':>7}{'P':>7}{'R':>7}",
+        ]
 
+        def row(label: str, s: dict) -> str:
+            return f"{label:<34}{s['f1']:>7.3f}{s['precision']:>7.3f}{s['recall']:>7.3f}"
+
+        for candidate, s in sorted(html["candidates"].items(), key=lambda kv: -kv[1]["f1"]):
+            lines.append(row(f"  alone: {candidate}", s))
+        for setting, s in html["settings"].items():
+            lines.append(row(f"  combined, {setting}", s))
+        lines.append(row("  newsbeam (shipped setting)", html["newsbeam"]))
+        lines.append(row(f"  cross-validated, {FOLDS} folds", html["folds"]["score"]))
+        for key, s in html.items():
+            if key.startswith("chosen on"):
+                lines.append(row(f"  {key} ({_setting_name(s['setting'])})", s))
+        ms = html["ms_per_page"]
+        lines.append(
+            f"  ms per page: extraction {ms['extraction']}, NER {ms['ner']} "
+            f"({ms['extraction'] / ms['ner']:.0%} of NER)"
+        )
+        if "text_inputs" in entry:
+            lines += ["", f"{name}: text input", f"{'':<16}{'as given F1':>12}{'newsbeam F1':>13}"]
+            for r in entry["text_inputs"]:
+                lines.append(
+                    f"  {r['input']:<14}{r['as_given']['f1']:>12.3f}{r['newsbeam']['f1']:>13.3f}"
+                )
+            lines += ["", f"{name}: peers' published output on the same pages"]
+            for peer, s in sorted(entry["peers_on_html"].items(), key=lambda kv: -kv[1]["f1"]):
+                lines.append(row(f"  {peer}", s))
     return "\n".join(lines)
 
 
@@ -219,17 +332,22 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m pipeline.evaluate", description=__doc__.split("\n")[0]
     )
     parser.add_argument(
-        "benchmark", type=Path, help="benchmark folder (html/, ground-truth.json, peer-output/)"
+        "benchmarks",
+        type=Path,
+        nargs="+",
+        help="benchmark folders (html/ and ground-truth.json, or *.html.gz and truth.json)",
     )
     parser.add_argument("--json", type=Path, help="also write the results as JSON to this file")
     args = parser.parse_args(argv)
-    if not (args.benchmark / "ground-truth.json").exists():
-        print(
-            f"evaluate: {args.benchmark} has no ground-truth.json; pass the benchmark folder",
-            file=sys.stderr,
-        )
-        return 2
-    results = evaluate(args.benchmark)
+    for folder in args.benchmarks:
+        if not ((folder / "ground-truth.json").exists() or (folder / "truth.json").exists()):
+            print(
+                f"evaluate: {folder} has no ground-truth.json or truth.json; "
+                "pass a benchmark folder",
+                file=sys.stderr,
+            )
+            return 2
+    results = evaluate(args.benchmarks)
     print(table(results))
     save_results(args.json, results)
     return 0

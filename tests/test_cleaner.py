@@ -255,3 +255,21 @@ def test_repeated_list_items_stay_but_a_repeated_paragraph_goes():
         page(ARTICLE[0], step, long_caption, ARTICLE[1], step, long_caption, ARTICLE[2])
     )
     assert result.paragraphs == [ARTICLE[0], step, long_caption, ARTICLE[1], step, ARTICLE[2]]
+
+
+def test_a_results_table_that_ends_a_story_stays_until_the_page_furniture():
+    results = ["Arsenal 2 Chelsea 1 (Saka 12, 77; Palmer 40)", "Spurs 0 Everton 0 | 41,200 | 3 pts"]
+    footer = ["Most Popular", "* About Us", "© 2024 Metro Daily News"]
+    result = clean_text(page(*ARTICLE, *results, *footer))
+    assert result.paragraphs == [*ARTICLE, *results]
+    assert kinds(result)["navigation"] == footer[:2]
+
+
+def test_text_an_extractor_cut_loses_lines_only_by_their_content():
+    closing_list = ["Invited players:", "Maria Lopez", "Anna Berg", "Kim Soo-jin"]
+    text = page(*ARTICLE, *closing_list, "Sign up for our newsletter in your inbox")
+    kept = clean_text(text, title="Council Backs Transit Budget", by_position=False)
+    assert kept.paragraphs == [*ARTICLE, *closing_list]
+    assert [b.kind for b in kept.boilerplate] == ["banner"]
+    cut = clean_text(text, title="Council Backs Transit Budget")
+    assert "Anna Berg" not in cut.body

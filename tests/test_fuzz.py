@@ -15,17 +15,16 @@ To fuzz longer with fresh inputs:
 from __future__ import annotations
 
 import os
-import re
 import time
 from collections import Counter
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from schemas.text import WORD as _WORD
 from tests.bounded import CPU_BOUND_SMALL
 from transforms.cleaner import clean_text, repair
 
-_WORD = re.compile(r"\w+")
 FUZZ_EXAMPLES = int(os.environ.get("NEWSBEAM_FUZZ_EXAMPLES", "0"))
 
 # Pieces of real scraped pages and of hostile input, glued in any order.

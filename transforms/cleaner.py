@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from schemas import Boilerplate
+from schemas.text import WORD as _WORD
 from transforms import metadata as meta
 
-_WORD = re.compile(r"\w+")
 _ESCAPE = re.compile(
     r"\\u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-fA-F]{2})|\\u([0-9a-fA-F]{4})"
 )
@@ -379,11 +379,19 @@ def _mark_template(blocks: list[Block], template: frozenset[str]) -> None:
 
 
 def clean_text(
-    text: str, title: str | None = None, template: frozenset[str] = frozenset()
+    text: str,
+    title: str | None = None,
+    template: frozenset[str] = frozenset(),
+    by_position: bool = True,
 ) -> CleanResult:
     """Clean one article's text. `title`, when the caller already knows it (HTML metadata, a
     JSONL field), is used to spot repeats and stops the cleaner from taking another line as title.
     `template` holds the normalised lines of this text's source template (see `line_keys`).
+
+    `by_position=False` removes only what its content marks as boilerplate: no line goes for
+    standing above the headline or after the article, and no paragraph for being printed twice.
+    That is the mode for text an HTML extractor already cut to the article: what it kept around
+    the story is mostly the story's own lists and short lines (`make eval`).
     """
     repaired, audit = repair(text)
     blocks = split_blocks(repaired)
@@ -401,9 +409,9 @@ def clean_text(
     start, end = _main_region(blocks)
     given_title = title
     result.title = title if title is not None else _take_title(blocks[:start])
-    _mark_repeats(blocks, result.title)
-    _classify_header(blocks[:start], keep_unknown=given_title is not None)
-    _classify_footer(blocks[end + 1 :] if end >= 0 else [], blocks)
+    _mark_repeats(blocks, result.title, long_lines=by_position)
+    _classify_header(blocks[:start], keep_unknown=given_title is not None or not by_position)
+    _classify_footer(blocks[end + 1 :] if end >= 0 else [], blocks, by_position)
 
     for index, block in enumerate(blocks):
         inside = start <= index <= end
@@ -527,7 +535,7 @@ def _take_title(header: list[Block]) -> str | None:
     return None
 
 
-def _mark_repeats(blocks: list[Block], title: str | None) -> None:
+def _mark_repeats(blocks: list[Block], title: str | None, long_lines: bool = True) -> None:
     seen: set[str] = set()
     title_key = _norm(title) if title else None
     for block in blocks:
@@ -537,7 +545,13 @@ def _mark_repeats(blocks: list[Block], title: str | None) -> None:
             continue
         if block.kind is None and block.words >= 3 and key and key == title_key:
             block.kind, block.rule = "repeated_headline", "repeated_in_document"
-        elif block.kind is None and block.words >= 15 and block.sentence_like and key in seen:
+        elif (
+            long_lines
+            and block.kind is None
+            and block.words >= 15
+            and block.sentence_like
+            and key in seen
+        ):
             # Long paragraphs do not repeat in an article; a second copy is a caption or pull
             # quote printed twice. Short lines (list items, recipe steps) may repeat for real.
             block.kind, block.rule = "repeated_line", "repeated_in_document"
@@ -565,10 +579,17 @@ def _starts_with_a_name(text: str, names: set[str]) -> bool:
     return any(" ".join(words[:count]) in names for count in range(2, min(5, len(words)) + 1))
 
 
-def _classify_footer(footer: list[Block], blocks: list[Block]) -> None:
+def _classify_footer(footer: list[Block], blocks: list[Block], by_position: bool = True) -> None:
+    """Below the article: outlet lines, author names and bios, related headers, by their content.
+
+    With `by_position` (scraped text, which runs on into the page), every other line too, except
+    lines of figures between the article and the first line marked by its content: a results
+    table or a list of dates that ends a story is not navigation."""
     authors = {n for b in blocks if b.kind == "byline" for n in b.names}
+    furniture = False
     for block in footer:
         if block.kind is not None:
+            furniture = True
             continue
         if meta.parse_outlet_line(block.text):
             block.kind, block.rule = "source_line", "outlet_line"
@@ -578,10 +599,13 @@ def _classify_footer(footer: list[Block], blocks: list[Block]) -> None:
             block.kind, block.rule = "author_bio", "about_the_author"
         elif _RELATED_HEADER.search(block.text):
             block.kind, block.rule = "related", "related_header"
+        elif not by_position or (not furniture and _is_data(block.text)):
+            continue
         elif block.words <= 8 and not block.sentence_like:
             block.kind, block.rule = "navigation", "short_line_after_article"
         else:
             block.kind, block.rule = "navigation", "after_article"
+        furniture = True
 
 
 def _collect_metadata(blocks: list[Block], result: CleanResult) -> None:

@@ -34,7 +34,6 @@ Every written article also leaves an IndexEntry (`index_entry`) in `DIR/_index/`
 from __future__ import annotations
 
 import functools
-import re
 import struct
 from array import array
 from collections import defaultdict
@@ -53,6 +52,7 @@ from apache_beam.metrics import Metrics
 from datasketch import MinHash, MinHashLSH
 
 from schemas import Article, Duplicate, IndexEntry
+from schemas.text import WORD as _WORD
 from transforms.routing import SplitOff
 from transforms.write import EarlierOutputFiles, read_output_columns
 
@@ -69,7 +69,7 @@ DEFAULT_NEAR_DUPLICATE_THRESHOLD = 0.3
 
 Signature = tuple[int, ...]
 
-_WORD = re.compile(r"\w+")  # the tokens content_sha256 hashes (transforms/extract.py)
+
 _LATEST = datetime.max.replace(tzinfo=UTC)
 
 

@@ -1,6 +1,7 @@
 """Extract: RawDocument → article fields (body, boilerplate audit, metadata).
 
-HTML goes through trafilatura (body and page metadata), then the same text cleaner as plain text.
+HTML goes through several extractors combined by agreement (`transforms.candidates`; page
+metadata from trafilatura), then the text cleaner in its content-only mode.
 Text goes through the cleaner in `transforms.cleaner`; metadata lines become fields
 (`transforms.metadata`). Precedence for every field: given (JSONL) > HTML metadata > text rules.
 """
@@ -8,7 +9,6 @@ Text goes through the cleaner in `transforms.cleaner`; metadata lines become fie
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -18,12 +18,13 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from schemas import Boilerplate, Provenance, RawDocument, Reject, storable
+from schemas.text import WORD as _WORD
 from transforms import metadata as meta
+from transforms.candidates import MIN_SUPPORT, PRECISION, combine, run_candidates
 from transforms.cleaner import clean_text, line_keys
 from transforms.routing import SplitOff
 from transforms.timing import stage_timer, timed
 
-_WORD = re.compile(r"\w+")
 NO_ARTICLE = "no_article_found"
 
 
@@ -64,6 +65,8 @@ class PageText:
     text: str
     title: str | None = None
     page: dict[str, Any] = field(default_factory=dict)
+    dropped: list[Boilerplate] = field(default_factory=list)
+    """What combining the extractors left out of the text (HTML only)."""
 
     @property
     def template_source(self) -> str | None:
@@ -73,32 +76,65 @@ class PageText:
         return meta.slugify(name) if name else None
 
 
-def page_text(doc: RawDocument) -> PageText:
-    """The text to clean: HTML goes through trafilatura (body and page metadata)."""
-    if doc.kind != "html":
-        return PageText(doc=doc, text=doc.content, title=doc.title)
+def html_candidates(doc: RawDocument) -> tuple[dict[str, str], Any]:
+    """Every extractor's text for an HTML page, and trafilatura's document (its metadata; None
+    when trafilatura cannot parse the page)."""
     import trafilatura  # heavy import, needed only by workers that see HTML
 
-    # favor_precision was chosen by `make eval`: 0.981 against 0.970 for the defaults.
-    document = trafilatura.bare_extraction(
-        doc.content,
-        url=doc.url,
-        with_metadata=True,
-        include_comments=False,
-        include_tables=True,
-        favor_precision=True,
+    try:
+        document = trafilatura.bare_extraction(
+            doc.content,
+            url=doc.url,
+            with_metadata=True,
+            include_comments=False,
+            include_tables=True,
+            favor_precision=True,
+        )
+    except Exception:  # markup trafilatura cannot parse: the other extractors may
+        document = None
+    precise = (document.text or "") if document is not None else ""
+    return run_candidates(doc.content, {PRECISION: precise}), document
+
+
+def page_text(doc: RawDocument, min_support: int = MIN_SUPPORT) -> PageText:
+    """The text to clean: HTML goes through several extractors, combined by their agreement
+    (`transforms.candidates`); trafilatura's precision run also gives the page's metadata."""
+    if doc.kind != "html":
+        return PageText(doc=doc, text=doc.content, title=doc.title)
+    texts, document = html_candidates(doc)
+    return combined_page(doc, texts, document, min_support)
+
+
+def combined_page(
+    doc: RawDocument, texts: dict[str, str], document: Any, min_support: int = MIN_SUPPORT
+) -> PageText:
+    """The PageText of an HTML page from its extractors' texts (see `html_candidates`)."""
+    combined = combine(texts, min_support)
+    if not combined.text.strip():
+        raise ExtractionError(
+            "no extractor (trafilatura, readability, resiliparse) found main text in this HTML page"
+        )
+    page: dict[str, Any] = {"url": doc.url, "extractor": combined.base}
+    if document is not None:
+        page |= {
+            "title": document.title,
+            "authors": [a.strip() for a in (document.author or "").split(";") if a.strip()],
+            "date": document.date,
+            "source_name": document.sitename,
+            "url": document.url or doc.url,
+            "host": document.hostname,
+        }
+    dropped = [
+        Boilerplate(kind="low_agreement", text=block, rule="held_by_too_few_extractors")
+        for block in combined.dropped
+    ]
+    return PageText(
+        doc=doc,
+        text=combined.text,
+        title=doc.title or page.get("title"),
+        page=page,
+        dropped=dropped,
     )
-    if document is None or not (document.text or "").strip():
-        raise ExtractionError("trafilatura found no main text in this HTML page")
-    page = {
-        "title": document.title,
-        "authors": [a.strip() for a in (document.author or "").split(";") if a.strip()],
-        "date": document.date,
-        "source_name": document.sitename,
-        "url": document.url or doc.url,
-        "host": document.hostname,
-    }
-    return PageText(doc=doc, text=document.text, title=doc.title or document.title, page=page)
 
 
 def template_keys(page: PageText) -> list[tuple[str, str]]:
@@ -167,13 +203,20 @@ def extract_article(
 
 
 def article_fields(
-    text: PageText, now: datetime | None = None, template: frozenset[str] = frozenset()
+    text: PageText,
+    now: datetime | None = None,
+    template: frozenset[str] = frozenset(),
+    by_position: bool | None = None,
 ) -> dict[str, Any]:
-    """Clean a page's text and gather its fields; `template` holds its source's template lines."""
+    """Clean a page's text and gather its fields; `template` holds its source's template lines.
+    The cleaner removes lines by position in text input only (`by_position` None), not in text
+    an HTML extractor already cut to the article."""
     now = now or datetime.now(UTC)
     doc, page = text.doc, text.page
-    cleaned = clean_text(text.text, title=text.title, template=template)
-    audit = [*doc.repairs, *cleaned.boilerplate]  # what Read repaired, then the cleaner
+    if by_position is None:
+        by_position = doc.kind != "html"
+    cleaned = clean_text(text.text, title=text.title, template=template, by_position=by_position)
+    audit = [*doc.repairs, *text.dropped, *cleaned.boilerplate]  # Read, extractors, cleaner
 
     published_at, date_source = None, None
     for candidate, origin in (

@@ -14,10 +14,12 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from urllib.parse import urlsplit
 
+from schemas.text import WORD as _WORD
+
 MAX_META_LINE = 300
 EARLIEST_DATE = datetime(1990, 1, 1, tzinfo=UTC)
 
-_WORD = re.compile(r"\w+")
+
 STOP_WORDS = frozenset(
     [
         "a",

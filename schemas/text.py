@@ -1,0 +1,37 @@
+"""Words and shingles: the one tokenizer for word counts, content hashes, agreement between
+extractors and the extraction benchmark's score (`\\w+` runs, 4-token shingles)."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+
+WORD = re.compile(r"\w+")
+SHINGLE = 4
+
+
+def tokens(text: str | None) -> list[str]:
+    """The `\\w+` runs of a text, in order."""
+    return WORD.findall(text or "")
+
+
+def shingles(words: Sequence[str], n: int = SHINGLE) -> Counter[tuple[str, ...]]:
+    """The multiset of n-token shingles of a token list."""
+    return Counter(tuple(words[i : i + n]) for i in range(len(words) - n + 1))
+
+
+def shingle_counts(truth: str, prediction: str) -> tuple[float, float, float]:
+    """(tp, fp, fn) over 4-token shingles, scaled to sum to one (all zero for two empty texts)."""
+    true, predicted = shingles(tokens(truth)), shingles(tokens(prediction))
+    tp = sum((true & predicted).values())
+    fp = sum((predicted - true).values())
+    fn = sum((true - predicted).values())
+    total = tp + fp + fn
+    return (tp / total, fp / total, fn / total) if total else (0.0, 0.0, 0.0)
+
+
+def shingle_f1(reference: str, text: str) -> float:
+    """F1 of one text's shingles against another's (0.0 when they share none)."""
+    tp, fp, fn = shingle_counts(reference, text)
+    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0

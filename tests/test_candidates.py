@@ -1,0 +1,117 @@
+"""Combining extractors: the base chosen by agreement, lines kept by support, parsers failing."""
+
+from __future__ import annotations
+
+import pytest
+
+from schemas import RawDocument
+from transforms import candidates
+from transforms.candidates import (
+    DEFAULT,
+    PRECISION,
+    READABILITY,
+    RESILIPARSE,
+    choose_base,
+    combine,
+    run_candidates,
+)
+from transforms.extract import ExtractionError, extract_article, html_candidates
+
+STORY = [
+    "The council voted on Tuesday to approve the new transit budget after a long debate.",
+    "Supporters said the plan would add bus routes to the eastern districts by next spring.",
+    "Opponents argued that the fare increase would fall hardest on low-income riders.",
+]
+SIDEBAR = "Subscribe to our newsletter for the latest headlines every morning"
+
+
+def test_a_line_stays_when_a_majority_of_the_other_extractors_hold_it():
+    texts = {
+        PRECISION: "\n".join([*STORY, SIDEBAR]),
+        DEFAULT: "\n".join([*STORY, SIDEBAR]),
+        READABILITY: "\n".join(STORY),
+        RESILIPARSE: " ".join(STORY),  # other line breaks: held all the same
+    }
+    combined = combine(texts)
+    assert combined.text.split("\n") == STORY
+    assert combined.dropped == (SIDEBAR,)
+
+
+def test_a_short_line_is_held_only_as_a_whole():
+    texts = {
+        PRECISION: "\n".join(["Tour dates", *STORY]),
+        DEFAULT: "\n".join(STORY),
+        READABILITY: "\n".join(["Tour dates", *STORY]),
+        RESILIPARSE: "\n".join(["Tour", *STORY]),
+    }
+    assert combine(texts, min_support=2).dropped == ("Tour dates",)
+    assert combine(texts, min_support=1).dropped == ()
+
+
+def test_the_base_is_the_trafilatura_mode_the_independent_extractors_agree_with():
+    lead_only = STORY[0]
+    whole = "\n".join(STORY)
+    agree_with_default = {
+        PRECISION: lead_only,
+        DEFAULT: whole,
+        READABILITY: whole,
+        RESILIPARSE: whole,
+    }
+    assert choose_base(agree_with_default) == DEFAULT
+    assert combine(agree_with_default).text == whole
+    tie = {PRECISION: whole, DEFAULT: whole, READABILITY: "", RESILIPARSE: ""}
+    assert choose_base(tie) == PRECISION
+    assert choose_base({PRECISION: whole, DEFAULT: "", READABILITY: whole}) == PRECISION
+    assert choose_base({PRECISION: "", DEFAULT: whole, READABILITY: whole}) == DEFAULT
+
+
+def test_without_trafilatura_text_the_longest_other_candidate_is_the_base():
+    texts = {PRECISION: "", DEFAULT: "", READABILITY: "\n".join(STORY), RESILIPARSE: STORY[0]}
+    combined = combine(texts)
+    assert combined.base == READABILITY
+    assert combined.text.split("\n") == [STORY[0]]  # the one witness left must hold a line
+    assert combine({PRECISION: "", DEFAULT: "", READABILITY: " \n"}).base is None
+
+
+def test_an_extractor_that_fails_is_empty_and_the_others_still_run(monkeypatch):
+    def broken(html: str) -> str:
+        raise ValueError("cannot parse")
+
+    monkeypatch.setitem(candidates.EXTRACTORS, READABILITY, broken)
+    html = (
+        "<html><body><article>" + "".join(f"<p>{s}</p>" for s in STORY) + "</article></body></html>"
+    )
+    texts = run_candidates(html)
+    assert texts[READABILITY] == ""
+    assert STORY[1] in texts[RESILIPARSE]
+    assert STORY[1] in texts[DEFAULT]
+
+
+PARAGRAPHS = "".join(f"<p>{' '.join(STORY)} {n}</p>" for n in range(4))
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        # an internal DTD subset: trafilatura's parser gives up on the page
+        '<?xml version="1.0" encoding="utf-8"?><!DOCTYPE html [<!ENTITY x "y">]>'
+        f"<html><body><article>{PARAGRAPHS}</article></body></html>",
+        f"<html><body><article>{PARAGRAPHS}</article></body></html>",
+    ],
+    ids=["trafilatura-cannot-parse", "plain"],
+)
+def test_a_page_one_parser_cannot_read_goes_to_the_next(html):
+    doc = RawDocument(source_uri="page.html", kind="html", content=html, encoding="utf-8")
+    texts, _ = html_candidates(doc)
+    assert bool(texts[PRECISION]) == ("ENTITY" not in html)
+    fields = extract_article(doc)
+    assert STORY[2] in fields["body"]
+    assert "ENTITY" not in fields["body"]
+
+
+def test_a_page_no_extractor_finds_text_in_is_an_extraction_error():
+    doc = RawDocument(
+        source_uri="empty.html", kind="html", content="<html><body></body></html>", encoding="utf-8"
+    )
+    with pytest.raises(ExtractionError, match="no extractor"):
+        extract_article(doc)

@@ -1,0 +1,148 @@
+"""Main text of an HTML page from several independent extractors, combined by their agreement.
+
+No single extractor is best on every page: trafilatura's precision mode sometimes returns a
+sidebar, a lead sentence or nothing; its default keeps more furniture; readability and
+resiliparse fail on other pages. Each runs on its own, and the text is chosen by evidence that
+does not depend on the site:
+
+1. The base is one of trafilatura's two modes, precision or default: whichever the independent
+   extractors (readability, resiliparse) agree with more, precision on a tie.
+2. A block (line) of the base stays when at least `min_support` of the other candidates also
+   hold it (most of its 4-token shingles, or the whole of a block under four tokens).
+3. A candidate whose parser fails on a page is empty; the page is rejected only when every
+   candidate is empty, so a page one parser cannot read goes to the next.
+
+Agreement is the benchmark's own unit, shingles of `\\w+` tokens (`schemas.text`), so a block
+counts as held by a candidate whatever its line breaks or punctuation. `make eval` measures each
+candidate alone and the combination, cross-validated (docs/how-it-works.md).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from schemas.text import shingle_f1, shingles, tokens
+
+PRECISION, DEFAULT, READABILITY, RESILIPARSE = (
+    "trafilatura_precision",
+    "trafilatura_default",
+    "readability",
+    "resiliparse",
+)
+BASES = (PRECISION, DEFAULT)
+JUDGES = (READABILITY, RESILIPARSE)
+MIN_SUPPORT = 2
+"""Blocks of the base held by at least this many of the other three candidates: a majority."""
+
+_log = logging.getLogger(__name__)
+
+
+def _trafilatura(html: str, **mode: bool) -> str:
+    import trafilatura  # heavy import, needed only by workers that see HTML
+
+    return trafilatura.extract(html, include_comments=False, include_tables=True, **mode) or ""
+
+
+def _readability(html: str) -> str:
+    from readability import Document
+    from resiliparse.extract.html2text import extract_plain_text
+
+    return extract_plain_text(Document(html).summary(html_partial=True), main_content=False)
+
+
+def _resiliparse(html: str) -> str:
+    from resiliparse.extract.html2text import extract_plain_text
+
+    return extract_plain_text(html, main_content=True)
+
+
+EXTRACTORS: dict[str, Callable[[str], str]] = {
+    DEFAULT: lambda html: _trafilatura(html, fast=True),
+    READABILITY: _readability,
+    RESILIPARSE: _resiliparse,
+}
+"""The candidates besides trafilatura's precision mode, which the caller runs with metadata."""
+
+
+def run_candidates(html: str, given: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Every candidate's text for a page; a candidate that fails is empty (and logged)."""
+    texts = dict(given or {})
+    for name, extract in EXTRACTORS.items():
+        if name in texts:
+            continue
+        try:
+            texts[name] = extract(html) or ""
+        except Exception as error:  # one parser's failure must leave the others their chance
+            _log.debug("%s failed on a page: %s: %s", name, type(error).__name__, error)
+            texts[name] = ""
+    return texts
+
+
+def _blocks(text: str) -> list[str]:
+    return [line.strip() for line in text.split("\n") if tokens(line)]
+
+
+@dataclass(frozen=True)
+class _Holder:
+    """One candidate's text, as the shingles and the token string a block is looked up in."""
+
+    pool: Counter[tuple[str, ...]]
+    joined: str
+
+    @classmethod
+    def of(cls, text: str) -> _Holder:
+        words = [w.casefold() for w in tokens(text)]
+        return cls(shingles(words), f" {' '.join(words)} ")
+
+    def holds(self, block: str) -> bool:
+        words = [w.casefold() for w in tokens(block)]
+        if len(words) < 4:
+            return f" {' '.join(words)} " in self.joined
+        own = shingles(words)
+        return sum((own & self.pool).values()) * 2 >= sum(own.values())
+
+
+def choose_base(texts: Mapping[str, str]) -> str:
+    """The trafilatura mode that the independent extractors agree with more (precision on a tie
+    or when the default is empty)."""
+    if not texts.get(DEFAULT, "").strip():
+        return PRECISION
+    if not texts.get(PRECISION, "").strip():
+        return DEFAULT
+    agreement = {
+        base: sum(shingle_f1(texts.get(judge, ""), texts[base]) for judge in JUDGES)
+        for base in BASES
+    }
+    return DEFAULT if agreement[DEFAULT] > agreement[PRECISION] else PRECISION
+
+
+@dataclass(frozen=True)
+class Combined:
+    """The combined text, the candidate it was cut from, and the base's blocks left out."""
+
+    text: str
+    base: str | None
+    dropped: tuple[str, ...] = ()
+
+
+def combine(texts: Mapping[str, str], min_support: int = MIN_SUPPORT) -> Combined:
+    """The combined text of the candidates' texts (empty, with no base, when all are empty).
+
+    With no trafilatura text at all, the longest other candidate is the base; a block needs
+    the support of at most as many candidates as have any text."""
+    base = choose_base(texts)
+    if not texts.get(base, "").strip():
+        others = [name for name, text in texts.items() if text.strip()]
+        if not others:
+            return Combined("", None)
+        base = max(others, key=lambda name: len(texts[name]))
+    holders = [_Holder.of(text) for name, text in texts.items() if name != base and text.strip()]
+    needed = min(min_support, len(holders))  # with fewer witnesses, as many as there are
+    kept, dropped = [], []
+    for block in _blocks(texts[base]):
+        held = sum(holder.holds(block) for holder in holders) >= needed
+        (kept if held else dropped).append(block)
+    return Combined("\n".join(kept), base, tuple(dropped))
