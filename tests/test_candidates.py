@@ -11,7 +11,6 @@ from transforms.candidates import (
     PRECISION,
     READABILITY,
     RESILIPARSE,
-    choose_base,
     combine,
     run_candidates,
 )
@@ -57,12 +56,12 @@ def test_the_base_is_the_trafilatura_mode_the_independent_extractors_agree_with(
         READABILITY: whole,
         RESILIPARSE: whole,
     }
-    assert choose_base(agree_with_default) == DEFAULT
+    assert combine(agree_with_default).base == DEFAULT
     assert combine(agree_with_default).text == whole
     tie = {PRECISION: whole, DEFAULT: whole, READABILITY: "", RESILIPARSE: ""}
-    assert choose_base(tie) == PRECISION
-    assert choose_base({PRECISION: whole, DEFAULT: "", READABILITY: whole}) == PRECISION
-    assert choose_base({PRECISION: "", DEFAULT: whole, READABILITY: whole}) == DEFAULT
+    assert combine(tie).base == PRECISION
+    assert combine({PRECISION: whole, DEFAULT: "", READABILITY: whole}).base == PRECISION
+    assert combine({PRECISION: "", DEFAULT: whole, READABILITY: whole}).base == DEFAULT
 
 
 def test_without_trafilatura_text_the_longest_other_candidate_is_the_base():

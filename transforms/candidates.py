@@ -24,7 +24,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from schemas.text import shingle_f1, shingles, tokens
+from schemas.text import shingles, tokens
 
 PRECISION, DEFAULT, READABILITY, RESILIPARSE = (
     "trafilatura_precision",
@@ -81,8 +81,25 @@ def run_candidates(html: str, given: Mapping[str, str] | None = None) -> dict[st
     return texts
 
 
-def _blocks(text: str) -> list[str]:
-    return [line.strip() for line in text.split("\n") if tokens(line)]
+@dataclass(frozen=True)
+class _Block:
+    """A line of the base: its text, and what a witness must hold of it (its shingles, or the
+    whole of a line under four tokens)."""
+
+    text: str
+    joined: str
+    shingles: Counter[tuple[str, ...]] | None
+
+    @classmethod
+    def of(cls, line: str) -> _Block:
+        words = [w.casefold() for w in tokens(line)]
+        return cls(
+            line.strip(), f" {' '.join(words)} ", shingles(words) if len(words) >= 4 else None
+        )
+
+
+def _blocks(text: str) -> list[_Block]:
+    return [_Block.of(line) for line in text.split("\n") if tokens(line)]
 
 
 @dataclass(frozen=True)
@@ -97,23 +114,28 @@ class _Holder:
         words = [w.casefold() for w in tokens(text)]
         return cls(shingles(words), f" {' '.join(words)} ")
 
-    def holds(self, block: str) -> bool:
-        words = [w.casefold() for w in tokens(block)]
-        if len(words) < 4:
-            return f" {' '.join(words)} " in self.joined
-        own = shingles(words)
-        return sum((own & self.pool).values()) * 2 >= sum(own.values())
+    def holds(self, block: _Block) -> bool:
+        if block.shingles is None:
+            return block.joined in self.joined
+        shared = sum(min(n, self.pool[s]) for s, n in block.shingles.items() if s in self.pool)
+        return shared * 2 >= block.shingles.total()
+
+    def agreement(self, other: _Holder) -> float:
+        """F1 of the two texts' shingles (0.0 when they share none)."""
+        shared = sum((self.pool & other.pool).values())
+        total = self.pool.total() + other.pool.total()
+        return 2 * shared / total if shared else 0.0
 
 
-def choose_base(texts: Mapping[str, str]) -> str:
+def choose_base(holders: Mapping[str, _Holder]) -> str:
     """The trafilatura mode that the independent extractors agree with more (precision on a tie
     or when the default is empty)."""
-    if not texts.get(DEFAULT, "").strip():
+    if DEFAULT not in holders:
         return PRECISION
-    if not texts.get(PRECISION, "").strip():
+    if PRECISION not in holders:
         return DEFAULT
     agreement = {
-        base: sum(shingle_f1(texts.get(judge, ""), texts[base]) for judge in JUDGES)
+        base: sum(holders[base].agreement(holders[j]) for j in JUDGES if j in holders)
         for base in BASES
     }
     return DEFAULT if agreement[DEFAULT] > agreement[PRECISION] else PRECISION
@@ -133,16 +155,16 @@ def combine(texts: Mapping[str, str], min_support: int = MIN_SUPPORT) -> Combine
 
     With no trafilatura text at all, the longest other candidate is the base; a block needs
     the support of at most as many candidates as have any text."""
-    base = choose_base(texts)
-    if not texts.get(base, "").strip():
-        others = [name for name, text in texts.items() if text.strip()]
-        if not others:
-            return Combined("", None)
-        base = max(others, key=lambda name: len(texts[name]))
-    holders = [_Holder.of(text) for name, text in texts.items() if name != base and text.strip()]
-    needed = min(min_support, len(holders))  # with fewer witnesses, as many as there are
+    holders = {name: _Holder.of(text) for name, text in texts.items() if tokens(text)}
+    if not holders:
+        return Combined("", None)
+    base = choose_base(holders)
+    if base not in holders:
+        base = max(holders, key=lambda name: len(texts[name]))
+    witnesses = [holder for name, holder in holders.items() if name != base]
+    needed = min(min_support, len(witnesses))  # with fewer witnesses, as many as there are
     kept, dropped = [], []
     for block in _blocks(texts[base]):
-        held = sum(holder.holds(block) for holder in holders) >= needed
-        (kept if held else dropped).append(block)
+        held = sum(witness.holds(block) for witness in witnesses) >= needed
+        (kept if held else dropped).append(block.text)
     return Combined("\n".join(kept), base, tuple(dropped))
