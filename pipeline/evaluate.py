@@ -37,7 +37,7 @@ from typing import Any
 
 from schemas import RawDocument
 from schemas.text import shingle_counts
-from transforms.candidates import EXTRACTORS, MIN_SUPPORT, PRECISION
+from transforms.candidates import EXTRACTORS, MIN_SUPPORT, PRECISION, READABILITY
 from transforms.extract import (
     ExtractionError,
     article_fields,
@@ -204,13 +204,26 @@ def ner_seconds(bodies: Iterable[str]) -> float:
     return time.perf_counter() - started
 
 
-def text_rows(bench: Benchmark) -> list[dict]:
+def text_inputs(bench: Benchmark, pages: dict[str, Page]) -> dict[str, dict[str, str]]:
+    """Text as scrapers hand it over: the peers' output where the folder has it, and on every
+    folder the whole page's text (resiliparse, no main-content pass) and readability's article."""
+    from resiliparse.extract.html2text import extract_plain_text
+
+    inputs = {name: bench.peers[name] for name in TEXT_INPUTS if name in bench.peers}
+    inputs["whole page"] = {
+        i: extract_plain_text(page.doc.content, main_content=False) if page.doc else ""
+        for i, page in pages.items()
+    }
+    inputs.setdefault(
+        READABILITY, {i: page.texts.get(READABILITY, "") for i, page in pages.items()}
+    )
+    return inputs
+
+
+def text_rows(bench: Benchmark, pages: dict[str, Page]) -> list[dict]:
     rows = []
     ids = sorted(bench.truth)
-    for name in TEXT_INPUTS:
-        texts = bench.peers.get(name)
-        if texts is None:
-            continue
+    for name, texts in text_inputs(bench, pages).items():
         bodies = {}
         started = time.perf_counter()
         for i in ids:
@@ -236,9 +249,8 @@ def text_rows(bench: Benchmark) -> list[dict]:
     return rows
 
 
-def evaluate_html(bench: Benchmark) -> tuple[dict, dict]:
+def evaluate_html(bench: Benchmark, pages: dict[str, Page]) -> tuple[dict, dict]:
     """(results, bodies per setting) for a folder's HTML pages."""
-    pages = extract_pages(bench)
     ids = sorted(bench.truth)
     alone = {
         name: asdict(score((bench.truth[i], pages[i].texts.get(name, "")) for i in ids))
@@ -274,10 +286,11 @@ def evaluate(folders: Sequence[Path]) -> dict:
     results: dict[str, Any] = {"shipped_setting": list(SHIPPED), "sets": {}}
     all_bodies = {}
     for bench in benches:
-        html, all_bodies[bench.name] = evaluate_html(bench)
+        pages = extract_pages(bench)
+        html, all_bodies[bench.name] = evaluate_html(bench, pages)
         entry: dict[str, Any] = {"documents": len(bench.truth), "html": html}
+        entry["text_inputs"] = text_rows(bench, pages)
         if bench.peers:
-            entry["text_inputs"] = text_rows(bench)
             entry["peers_on_html"] = {
                 name: asdict(score((bench.truth[i], texts.get(i, "")) for i in bench.truth))
                 for name, texts in bench.peers.items()
@@ -327,12 +340,12 @@ def table(results: dict) -> str:
             f"  ms per page: extraction {ms['extraction']}, NER {ms['ner']} "
             f"({ms['extraction'] / ms['ner']:.0%} of NER)"
         )
-        if "text_inputs" in entry:
-            lines += ["", f"{name}: text input", f"{'':<16}{'as given F1':>12}{'newsbeam F1':>13}"]
-            for r in entry["text_inputs"]:
-                lines.append(
-                    f"  {r['input']:<14}{r['as_given']['f1']:>12.3f}{r['newsbeam']['f1']:>13.3f}"
-                )
+        lines += ["", f"{name}: text input", f"{'':<16}{'as given F1':>12}{'newsbeam F1':>13}"]
+        for r in entry["text_inputs"]:
+            lines.append(
+                f"  {r['input']:<14}{r['as_given']['f1']:>12.3f}{r['newsbeam']['f1']:>13.3f}"
+            )
+        if "peers_on_html" in entry:
             lines += ["", f"{name}: peers' published output on the same pages"]
             for peer, s in sorted(entry["peers_on_html"].items(), key=lambda kv: -kv[1]["f1"]):
                 lines.append(row(f"  {peer}", s))

@@ -582,14 +582,13 @@ def _starts_with_a_name(text: str, names: set[str]) -> bool:
 def _classify_footer(footer: list[Block], blocks: list[Block], by_position: bool = True) -> None:
     """Below the article: outlet lines, author names and bios, related headers, by their content.
 
-    With `by_position` (scraped text, which runs on into the page), every other line too, except
-    lines of figures between the article and the first line marked by its content: a results
-    table or a list of dates that ends a story is not navigation."""
+    With `by_position` (scraped text, which runs on into the page), the other lines too once the
+    footer shows the page's furniture (a line marked by its content anywhere in it), except lines
+    of figures before the first such mark: a results table or a list of dates that ends a story
+    is not navigation. A footer with no such mark is the article's own closing lines."""
     authors = {n for b in blocks if b.kind == "byline" for n in b.names}
-    furniture = False
     for block in footer:
         if block.kind is not None:
-            furniture = True
             continue
         if meta.parse_outlet_line(block.text):
             block.kind, block.rule = "source_line", "outlet_line"
@@ -599,13 +598,16 @@ def _classify_footer(footer: list[Block], blocks: list[Block], by_position: bool
             block.kind, block.rule = "author_bio", "about_the_author"
         elif _RELATED_HEADER.search(block.text):
             block.kind, block.rule = "related", "related_header"
-        elif not by_position or (not furniture and _is_data(block.text)):
+    marked = [index for index, block in enumerate(footer) if block.kind is not None]
+    if not by_position or not marked:
+        return
+    for index, block in enumerate(footer):
+        if block.kind is not None or (index < marked[0] and _is_data(block.text)):
             continue
-        elif block.words <= 8 and not block.sentence_like:
+        if block.words <= 8 and not block.sentence_like:
             block.kind, block.rule = "navigation", "short_line_after_article"
         else:
             block.kind, block.rule = "navigation", "after_article"
-        furniture = True
 
 
 def _collect_metadata(blocks: list[Block], result: CleanResult) -> None:
