@@ -141,16 +141,34 @@ def extract_pages(bench: Benchmark) -> dict[str, Page]:
     return pages
 
 
-def body(page: Page, setting: tuple[int, bool]) -> str:
-    """The article body the pipeline writes for a page under a setting ("" when rejected)."""
+def fields(page: Page, setting: tuple[int, bool]) -> dict | None:
+    """The article fields the pipeline gives a page under a setting (None when rejected)."""
     if page.doc is None:
-        return ""
+        return None
     min_support, by_position = setting
     try:
         text = combined_page(page.doc, page.texts, page.document, min_support)
     except ExtractionError:
-        return ""
-    return article_fields(text, by_position=by_position)["body"]
+        return None
+    return article_fields(text, by_position=by_position)
+
+
+def body(page: Page, setting: tuple[int, bool]) -> str:
+    """The article body the pipeline writes for a page under a setting ("" when rejected)."""
+    return (fields(page, setting) or {}).get("body", "")
+
+
+def metadata_coverage(articles: list[dict | None]) -> dict[str, float]:
+    """Share of pages with a title, a publication date, a source, authors and a language."""
+    found = [a for a in articles if a]
+    total = len(articles) or 1
+    return {
+        "title": sum(bool(a["title"]) for a in found) / total,
+        "published_at": sum(a["published_at"] is not None for a in found) / total,
+        "source": sum(a["source"] != "unknown" for a in found) / total,
+        "authors": sum(bool(a["authors"]) for a in found) / total,
+        "language": sum(bool(a["language"]) for a in found) / total,
+    }
 
 
 def _f1(truth: dict[str, str], bodies: dict[str, str], ids: Iterable[str]) -> float:
@@ -258,8 +276,7 @@ def evaluate_html(bench: Benchmark, pages: dict[str, Page]) -> tuple[dict, dict]
     }
     bodies = {s: {i: body(pages[i], s) for i in ids} for s in SETTINGS}
     started = time.process_time()
-    for i in ids:
-        body(pages[i], SHIPPED)
+    shipped = [fields(pages[i], SHIPPED) for i in ids]
     combine_seconds = time.process_time() - started
     extract_seconds = sum(p.seconds for p in pages.values()) + combine_seconds
     ner = ner_seconds(bodies[SHIPPED].values())
@@ -274,6 +291,7 @@ def evaluate_html(bench: Benchmark, pages: dict[str, Page]) -> tuple[dict, dict]
         },
         "newsbeam": asdict(score((bench.truth[i], bodies[SHIPPED][i]) for i in ids)),
         "folds": {"score": asdict(folds), "chosen": chosen},
+        "metadata_coverage": metadata_coverage(shipped),
         "ms_per_page": {
             "extraction": round(1000 * extract_seconds / len(ids), 1),
             "ner": round(1000 * ner / len(ids), 1),
@@ -335,6 +353,8 @@ def table(results: dict) -> str:
         for key, s in html.items():
             if key.startswith("chosen on"):
                 lines.append(row(f"  {key} ({_setting_name(s['setting'])})", s))
+        shares = ", ".join(f"{k} {v:.0%}" for k, v in html["metadata_coverage"].items())
+        lines.append(f"  metadata found: {shares}")
         ms = html["ms_per_page"]
         lines.append(
             f"  ms per page: extraction {ms['extraction']}, NER {ms['ner']} "
