@@ -149,7 +149,7 @@ def measure_loop(corpus: Path, output: Path, batch_size: int = 64) -> dict:
     from transforms.extract import article_fields, find_templates, page_text, template_keys
     from transforms.read import parse_file
     from transforms.validate import validate_article
-    from transforms.write import partition_dir, write_parquet
+    from transforms.write import article_partition, partition_dir, write_parquet
 
     seconds: dict[str, float] = defaultdict(float)
 
@@ -219,13 +219,9 @@ def measure_loop(corpus: Path, output: Path, batch_size: int = 64) -> dict:
     partitions: dict[str, list] = defaultdict(list)
     entities: dict[str, list] = defaultdict(list)
     for article in enriched:
-        partitions[
-            partition_dir(
-                str(output),
-                "articles",
-                [("published_date", article.published_date), ("source", article.source)],
-            )
-        ].append(to_row(article))
+        partitions[partition_dir(str(output), "articles", article_partition(article))].append(
+            to_row(article)
+        )
         entities[
             partition_dir(str(output), "entities", [("published_date", article.published_date)])
         ].extend(to_row(row) for row in entity_rows(article))
@@ -301,14 +297,13 @@ def measure_pipeline(
     manifest = json.loads((output / "_manifest.json").read_text())
     import pyarrow.dataset as ds
 
-    words = sum(
-        ds.dataset(output / "articles", partitioning="hive")
-        .to_table(columns=["word_count"])
-        .column("word_count")
-        .to_pylist()
-    )
+    articles = ds.dataset(output / "articles", partitioning="hive")
+    words = sum(articles.to_table(columns=["word_count"]).column("word_count").to_pylist())
+    written = manifest["counts"]["written"]
     return {
-        "written": manifest["counts"]["written"],
+        "written": written,
+        # What readers list and open: a run writes one file per day partition and chunk.
+        "files_per_1000_articles": round(1000 * len(articles.files) / max(written, 1), 1),
         "seconds": seconds,
         "stage_seconds": stage_seconds,
         "words": words,
@@ -469,6 +464,10 @@ def claims(runs: list[dict], docs: int, memory_docs: Sequence[int] = ()) -> dict
         out["two plain loops at once vs one (this machine's ceiling for 2 workers)"] = (
             f"{loops['docs_per_second'] / loop['docs_per_second']:.3f}×"
         )
+    for run in runs:
+        if "files_per_1000_articles" in run:
+            name = f"article files per 1,000 articles ({run['mode']} {run['workers']}w, "
+            out[name + f"{run['documents']} docs)"] = f"{run['files_per_1000_articles']:g}"
     dask_one, dask_two = find("dask", 1, docs), find("dask", 2, docs)
     if dask_one and dask_two:
         out["Dask 2 workers vs 1"] = (

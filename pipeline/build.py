@@ -23,7 +23,6 @@ from datetime import UTC, datetime
 
 import apache_beam as beam
 from apache_beam.io.filesystem import FileMetadata
-from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from apache_beam.runners.direct.direct_runner import DirectRunner
 
@@ -43,7 +42,13 @@ from transforms.ledger import SkipRecordedInputs, WriteWindowLedger
 from transforms.read import MatchInputs, ReadInputFiles, display_path
 from transforms.stream import ArrivedFiles, ReadMessages, WatchInputs, stream_windows
 from transforms.validate import ValidateArticles
-from transforms.write import SkipWritten, WriteManifest, WriteParquet
+from transforms.write import (
+    SkipWritten,
+    WriteManifest,
+    WriteParquet,
+    article_partition,
+    table_patterns,
+)
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -62,11 +67,6 @@ def new_pipeline(options: PipelineOptions) -> beam.Pipeline:
     direct = DirectRunner()
     direct.is_interactive()  # the DirectRunner's own switch: no Prism (as for notebooks)
     return beam.Pipeline(runner=direct, options=options)
-
-
-def table_pattern(output: str, table: str, depth: int) -> str:
-    """Every Parquet file of `table` in `output`, `depth` partition levels down."""
-    return FileSystems.join(output, table, *["*"] * depth, "*.parquet")
 
 
 @dataclass(frozen=True)
@@ -101,6 +101,7 @@ def process_documents(
     are in the fixed windows of a streaming run. `lookup`: the run is one chunk of a local run,
     which reads from the output only what may match its articles (`transforms.dedup`)."""
     output = nb.output
+    partition_by = nb.partition_by
     drafts, extract_rejects = documents | "ExtractArticles" >> ExtractArticles(
         per_window=per_window
     )
@@ -136,7 +137,7 @@ def process_documents(
         # A rerun skips what a killed run wrote (a streaming window reads its inputs once).
         entities = entities | "SkipWrittenEntities" >> SkipWritten(
             "entities",
-            table_pattern(output, "entities", 1),
+            table_patterns(output, "entities"),
             ["article_id"],
             key=lambda entry: [entry[1]],
             run_id=run_id,
@@ -146,7 +147,7 @@ def process_documents(
         )
         new_rejects = rejects | "SkipWrittenRejects" >> SkipWritten(
             "rejects",
-            table_pattern(output, "rejects", 0),
+            table_patterns(output, "rejects"),
             ["source_uri", "stage", "reason", "line"],
             key=lambda r: [r.source_uri, r.stage, r.reason, r.line],
             run_id=run_id,
@@ -157,7 +158,6 @@ def process_documents(
         "entities",
         ENTITY_SCHEMA,
         run_id,
-        sort_key="article_id",
         partition=lambda entry: [("published_date", entry[0])],
         to_rows=lambda entry: entry[2],
     )
@@ -166,8 +166,7 @@ def process_documents(
         "articles",
         ARTICLE_SCHEMA,
         run_id,
-        sort_key="article_id",
-        partition=lambda a: [("published_date", a.published_date), ("source", a.source)],
+        partition=lambda a: article_partition(a, partition_by),
         after=entity_files,
     )
     files = (
@@ -175,9 +174,7 @@ def process_documents(
         entity_files,
         new_rejects
         | "WriteRejects"
-        >> WriteParquet(
-            output, "rejects", REJECT_SCHEMA, run_id, sort_key="source_uri", partition=lambda r: []
-        ),
+        >> WriteParquet(output, "rejects", REJECT_SCHEMA, run_id, partition=lambda r: []),
         enriched
         | "IndexArticles" >> beam.Map(index_entry)
         | "WriteIndex"
@@ -186,7 +183,6 @@ def process_documents(
             "_index",
             INDEX_SCHEMA,
             run_id,
-            sort_key="article_id",
             partition=lambda e: [],
             after=article_files,
         ),
@@ -197,7 +193,6 @@ def process_documents(
             "duplicates",
             DUPLICATE_SCHEMA,
             run_id,
-            sort_key="source_uri",
             partition=lambda d: [],
         ),
     ) | "CollectFiles" >> beam.Flatten()

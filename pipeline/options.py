@@ -12,6 +12,7 @@ from transforms.stream import (
     DEFAULT_POLL_SECONDS,
     DEFAULT_WINDOW_SECONDS,
 )
+from transforms.write import DEFAULT_PARTITION_BY, PARTITION_BY
 
 DEFAULT_MIN_WORDS = 20
 DEFAULT_CHUNK_FILES = 1000
@@ -91,7 +92,18 @@ class NewsbeamOptions(PipelineOptions):
             "(default: the --output folder itself)",
         )
         parser.add_argument(
+            "--partition-by",
+            "--partition_by",
+            dest="partition_by",
+            choices=PARTITION_BY,
+            default=DEFAULT_PARTITION_BY,
+            help="folders of articles/: by day (the default; rows sorted by source inside the "
+            "files), or by day and outlet (one folder per outlet and day: many small files). An "
+            f"output keeps the partitioning of its first run (default: {DEFAULT_PARTITION_BY})",
+        )
+        parser.add_argument(
             "--chunk-files",
+            "--chunk_files",
             dest="chunk_files",
             type=int,
             default=DEFAULT_CHUNK_FILES,

@@ -17,14 +17,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from transforms.write import MANIFEST
+from transforms.write import MANIFEST, PARTITION_BY, reader_partitioning
 
 TABLES = ("articles", "entities", "rejects", "duplicates", "_index")
 DEFAULT_TOP = 10
-UNKNOWN_DATE = "unknown"
+UNKNOWN_DATE = "unknown"  # how an undated article's day is shown
 _PARTITIONS = {
-    "articles": pa.schema([("published_date", pa.string()), ("source", pa.string())]),
-    "entities": pa.schema([("published_date", pa.string())]),
+    # Every level an output may have: a level a path lacks is read from the file (`source`).
+    "articles": reader_partitioning(PARTITION_BY[-1]),
+    "entities": reader_partitioning("published_date"),
 }
 
 
@@ -42,8 +43,10 @@ class TableStats:
 
 @dataclass(frozen=True)
 class Partition:
+    """A folder of articles/: a day, or a day and an outlet (`--partition-by`)."""
+
     published_date: str
-    source: str
+    source: str | None
     articles: int
     files: int
 
@@ -122,12 +125,7 @@ def _dataset(folder: str, table: str) -> ds.Dataset | None:
     path = os.path.join(folder, table)
     if not os.path.isdir(path):
         return None
-    partitioning = _PARTITIONS.get(table)
-    return ds.dataset(
-        path,
-        format="parquet",
-        partitioning=ds.partitioning(partitioning, flavor="hive") if partitioning else None,
-    )
+    return ds.dataset(path, format="parquet", partitioning=_PARTITIONS.get(table))
 
 
 def _table_stats(name: str, dataset: ds.Dataset | None) -> TableStats:
@@ -139,10 +137,14 @@ def _table_stats(name: str, dataset: ds.Dataset | None) -> TableStats:
 
 
 def _columns(dataset: ds.Dataset | None, columns: Sequence[str]) -> pa.Table | None:
+    """The columns of a table that it has; `published_date` as text, undated as UNKNOWN_DATE."""
     if dataset is None:
         return None
     present = [c for c in columns if c in dataset.schema.names]
     table = dataset.to_table(columns=present)
+    if "published_date" in present:
+        day = pc.fill_null(table["published_date"].cast(pa.string()), UNKNOWN_DATE)
+        table = table.set_column(present.index("published_date"), "published_date", day)
     return table if table.num_rows else None
 
 
@@ -154,23 +156,27 @@ def date_order(value: str | None) -> tuple[bool, str]:
 def _partitions(dataset: ds.Dataset | None) -> list[Partition]:
     if dataset is None:
         return []
-    files: dict[tuple[str, str], int] = {}
+    files: dict[tuple[str, str | None], int] = {}
+    by_source = False
     for fragment in dataset.get_fragments():
         values = ds.get_partition_keys(fragment.partition_expression)
-        key = (str(values.get("published_date")), str(values.get("source")))
+        day = values.get("published_date")
+        key = (UNKNOWN_DATE if day is None else day.isoformat(), values.get("source"))
+        by_source = by_source or key[1] is not None
         files[key] = files.get(key, 0) + 1
+    levels = ["published_date", "source"] if by_source else ["published_date"]
     table = _columns(dataset, ["published_date", "source", "article_id"])
-    counts: dict[tuple[str, str], int] = {}
+    counts: dict[tuple[str, str | None], int] = {}
     if table is not None:
-        grouped = table.group_by(["published_date", "source"]).aggregate([("article_id", "count")])
+        grouped = table.group_by(levels).aggregate([("article_id", "count")])
         for row in grouped.to_pylist():
-            counts[(row["published_date"], row["source"])] = row["article_id_count"]
+            counts[(row["published_date"], row.get("source"))] = row["article_id_count"]
     return sorted(
         (
             Partition(date, source, counts.get((date, source), 0), n)
             for (date, source), n in files.items()
         ),
-        key=lambda p: (date_order(p.published_date), p.source),
+        key=lambda p: (date_order(p.published_date), p.source or ""),
     )
 
 

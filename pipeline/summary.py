@@ -139,14 +139,18 @@ def inspect_text(stats: OutputStats, top: int) -> str:
         )
     )
     shown = stats.partitions[: top * 3]
-    partitions = (
-        text_table(
+    if any(p.source is not None for p in shown):
+        partitions = text_table(
             ["published_date", "source", "articles", "files"],
             [(p.published_date, p.source, p.articles, p.files) for p in shown],
         )
-        if shown
-        else "  no article partitions"
-    )
+    elif shown:
+        partitions = text_table(
+            ["published_date", "articles", "files"],
+            [(p.published_date, p.articles, p.files) for p in shown],
+        )
+    else:
+        partitions = "  no article partitions"
     if len(stats.partitions) > len(shown):
         partitions += f"\n  … {len(stats.partitions) - len(shown):,} more partitions"
     sections.append(_section(f"partitions of articles/ ({len(stats.partitions):,})", partitions))

@@ -12,6 +12,7 @@ from schemas.arrow import (
 from schemas.models import (
     MAX_BODY_CHARS,
     SCHEMA_VERSION,
+    UNDATED,
     Article,
     Boilerplate,
     Counts,
@@ -38,6 +39,7 @@ __all__ = [
     "MAX_BODY_CHARS",
     "REJECT_SCHEMA",
     "SCHEMA_VERSION",
+    "UNDATED",
     "Article",
     "Boilerplate",
     "Counts",

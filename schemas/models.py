@@ -27,6 +27,8 @@ from pydantic import (
 )
 
 SCHEMA_VERSION = "1"
+# Hive's name for a null partition value: DuckDB, Polars, pyarrow and Spark read it as null.
+UNDATED = "__HIVE_DEFAULT_PARTITION__"
 MAX_BODY_CHARS = 1_000_000  # = transforms.enrich.MAX_NER_CHARS: entities cover the whole body
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -171,7 +173,9 @@ class Article(_Record):
     article_id: ArticleId
     source_uri: str = Field(min_length=1)
     url: str | None = None
-    source: Slug = Field(description="outlet slug; also the `source=` partition value")
+    source: Slug = Field(
+        description="outlet slug; files are sorted by it (and partitioned by it on request)"
+    )
     source_name: str | None = Field(default=None, description="outlet as written in the input")
     title: str | None = None
     authors: list[str] = Field(default_factory=list)
@@ -205,8 +209,9 @@ class Article(_Record):
 
     @property
     def published_date(self) -> str:
-        """The `published_date=` partition value."""
-        return self.published_at.date().isoformat() if self.published_at else "unknown"
+        """The `published_date=` partition value: the UTC day, or Hive's null partition for an
+        undated article, so that every reader types the column as a date (null when undated)."""
+        return self.published_at.date().isoformat() if self.published_at else UNDATED
 
 
 class ErrorDetail(_Record):

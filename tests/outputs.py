@@ -19,7 +19,12 @@ from schemas import (
     Reject,
     to_row,
 )
-from transforms.write import partition_dir, write_parquet
+from transforms.write import (
+    DEFAULT_PARTITION_BY,
+    article_partition,
+    partition_dir,
+    write_parquet,
+)
 
 A1, A2, A3 = "a1a1a1a1a1a1a1a1", "b2b2b2b2b2b2b2b2", "c3c3c3c3c3c3c3c3"
 
@@ -37,7 +42,7 @@ def article(article_id: str, source: str, published: datetime | None, **fields) 
     )
 
 
-def write_output(folder: Path) -> Path:
+def write_output(folder: Path, partition_by: str = DEFAULT_PARTITION_BY) -> Path:
     march = datetime(2023, 3, 2, 12, tzinfo=UTC)
     articles = [
         article(
@@ -61,11 +66,13 @@ def write_output(folder: Path) -> Path:
         article(A3, "unknown", None),
     ]
     output = str(folder)
+    by_directory: dict[str, list[Article]] = {}
     for a in articles:
-        directory = partition_dir(
-            output, "articles", [("published_date", a.published_date), ("source", a.source)]
-        )
-        write_parquet(f"{directory}/part-t-00000.parquet", [to_row(a)], ARTICLE_SCHEMA)
+        directory = partition_dir(output, "articles", article_partition(a, partition_by))
+        by_directory.setdefault(directory, []).append(a)
+    for directory, members in by_directory.items():
+        rows = sorted((to_row(a) for a in members), key=lambda row: row["source"])
+        write_parquet(f"{directory}/part-t-00000.parquet", rows, ARTICLE_SCHEMA)
     entities = [
         EntityRow(
             article_id=A1,

@@ -18,8 +18,8 @@ from tests.conftest import read_manifest, run_cli
 pytestmark = pytest.mark.slow
 
 LAYOUT = re.compile(
-    r"articles/published_date=(\d{4}-\d{2}-\d{2}|unknown)/source=[a-z0-9][a-z0-9-]*/part-[\w.-]+\.parquet"
-    r"|entities/published_date=(\d{4}-\d{2}-\d{2}|unknown)/part-[\w.-]+\.parquet"
+    r"(articles|entities)/published_date=(\d{4}-\d{2}-\d{2}|__HIVE_DEFAULT_PARTITION__)/"
+    r"part-[\w.-]+\.parquet"
     r"|(rejects|duplicates|_index|_inputs)/part-[\w.-]+\.parquet"
     r"|_manifest\.json"
 )

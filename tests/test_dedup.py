@@ -328,7 +328,7 @@ def test_index_rows_round_trip_and_only_the_same_sketch_is_compared():
 def write_existing(
     folder: Path, articles: list[Article], index: list[Article], name: str = "part-0.parquet"
 ) -> None:
-    partition = folder / "articles" / "published_date=unknown" / "source=unknown"
+    partition = folder / "articles" / "published_date=__HIVE_DEFAULT_PARTITION__"
     partition.mkdir(parents=True, exist_ok=True)
     rows = [to_row(a) for a in articles]
     pq.write_table(pa.Table.from_pylist(rows, schema=ARTICLE_SCHEMA), partition / name)

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas import MAX_BODY_CHARS, RawDocument, Reject
+from schemas import MAX_BODY_CHARS, UNDATED, RawDocument, Reject
 from tests.bounded import CPU_BOUND_SMALL, run_bounded
 from transforms import metadata as meta
 from transforms.cleaner import clean_text
@@ -152,7 +152,7 @@ FAR_DATES = [
 @pytest.mark.parametrize("when", FAR_DATES, ids=lambda d: d.isoformat())
 def test_a_given_date_far_in_the_past_or_future_is_dropped_and_audited(when):
     article = validate_article(extract_article(doc(ARTICLE, published_at=when), NOW))
-    assert article.published_at is None and article.published_date == "unknown"
+    assert article.published_at is None and article.published_date == UNDATED
     assert [(b.kind, b.rule) for b in article.boilerplate if b.kind == "date_rejected"] == [
         ("date_rejected", "date_out_of_range:given")
     ]

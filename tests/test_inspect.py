@@ -49,9 +49,8 @@ def test_an_output_is_read_into_every_figure(tmp_path):
         "_index": 0,
     }
     assert stats.partitions == [
-        Partition("2023-03-02", "bbc", 1, 1),
-        Partition("2023-03-02", "cnn", 1, 1),
-        Partition("unknown", "unknown", 1, 1),
+        Partition("2023-03-02", None, 2, 1),
+        Partition("unknown", None, 1, 1),
     ]
     assert stats.per_day == {"2023-03-02": {"bbc": 1, "cnn": 1}, "unknown": {"unknown": 1}}
     assert [(s.source, s.name, s.first_date) for s in stats.sources] == [
@@ -76,6 +75,16 @@ def test_an_output_is_read_into_every_figure(tmp_path):
     assert stats.most_copied == [CopiedStory(A1, "Xi goes to <Moscow>", 2)]
 
 
+def test_an_output_partitioned_by_day_and_source_is_read_by_folder(tmp_path):
+    stats = read_output(str(write_output(tmp_path, "published_date,source")))
+    assert stats.partitions == [
+        Partition("2023-03-02", "bbc", 1, 1),
+        Partition("2023-03-02", "cnn", 1, 1),
+        Partition("unknown", "unknown", 1, 1),
+    ]
+    assert stats.per_day == {"2023-03-02": {"bbc": 1, "cnn": 1}, "unknown": {"unknown": 1}}
+
+
 def test_inspect_prints_every_section_as_a_table(tmp_path, capsys):
     folder = write_output(tmp_path)
     assert main(["inspect", str(folder)]) == 0
@@ -83,7 +92,7 @@ def test_inspect_prints_every_section_as_a_table(tmp_path, capsys):
     assert "last run 20230302T120000-abcdef, finished 2023-03-02 12:00:05 UTC" in out
     for title in (
         "tables",
-        "partitions of articles/ (3)",
+        "partitions of articles/ (2)",
         "top sources",
         "top entities",
         "boilerplate removed, by kind",
@@ -91,7 +100,7 @@ def test_inspect_prints_every_section_as_a_table(tmp_path, capsys):
         "duplicates",
     ):
         assert f"\n{title}" in out, title
-    assert "  2023-03-02      cnn             1      1" in out
+    assert "  2023-03-02             2      1" in out
     assert "  Xi Jinping  PERSON         2         5" in out
     assert "  validate  word_count:value_error      1  in/short.txt" in out
     assert "  near         1             0.50" in out

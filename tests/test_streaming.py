@@ -26,7 +26,7 @@ from apache_beam.transforms.window import GlobalWindow, IntervalWindow, Timestam
 from pipeline.build import apply_streaming, build_streaming_pipeline
 from pipeline.options import NewsbeamOptions
 from pipeline.streaming import StopFlag, Watcher, due, window_end, window_tag_of
-from schemas import Reject
+from schemas import UNDATED, Reject
 from tests.conftest import SEEDS
 from transforms.ledger import is_recorded
 from transforms.stream import message_uri, parse_message
@@ -104,26 +104,20 @@ def streamed(tmp_path_factory) -> tuple[Path, dict[str, str]]:
                     A: [
                         (
                             "articles",
-                            "published_date=unknown/source=unknown",
+                            f"published_date={UNDATED}",
                             f"{TAG_A}-p0-00000.parquet",
-                            1,
-                        ),
-                        (
-                            "articles",
-                            "published_date=unknown/source=agence-france-presse",
-                            f"{TAG_A}-p0-00000.parquet",
-                            1,
+                            2,
                         ),
                         # late: a second pane of the same partition, and a date of its own
                         (
                             "articles",
-                            "published_date=unknown/source=unknown",
+                            f"published_date={UNDATED}",
                             f"{TAG_A}-p1-00000.parquet",
                             1,
                         ),
                         (
                             "articles",
-                            "published_date=2023-03-02/source=cnn",
+                            "published_date=2023-03-02",
                             f"{TAG_A}-p0-00000.parquet",
                             1,
                         ),
@@ -131,7 +125,7 @@ def streamed(tmp_path_factory) -> tuple[Path, dict[str, str]]:
                     B: [
                         (
                             "articles",
-                            "published_date=unknown/source=abc-news",
+                            f"published_date={UNDATED}",
                             f"{TAG_B}-p0-00000.parquet",
                             1,
                         ),

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import apache_beam as beam
+import duckdb
+import pandas as pd
+import polars as pl
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
@@ -19,12 +22,15 @@ from tests.test_extract import PARAGRAPHS, doc
 from transforms.extract import extract_article
 from transforms.validate import validate_article
 from transforms.write import (
+    DEFAULT_PARTITION_BY,
     ReadWrittenKeysFn,
     SkipWritten,
     WriteParquet,
+    article_partition,
     build_manifest,
     merge_manifests,
     read_output_columns,
+    reader_partitioning,
     record_key,
     remove_temporaries,
     write_parquet,
@@ -67,7 +73,6 @@ def test_a_table_written_after_another_waits_for_all_of_its_files(tmp_path):
             REJECT_SCHEMA,
             "r1",
             partition=lambda r: [],
-            sort_key="source_uri",
             after=after,
         )
 
@@ -82,38 +87,115 @@ def test_a_table_written_after_another_waits_for_all_of_its_files(tmp_path):
     assert max(written_at("first")) < min(written_at("second"))
 
 
-def test_write_parquet_composite_partitions_by_date_and_source(tmp_path):
-    articles = [
-        article("in/a.txt", "CNN", datetime(2023, 3, 2, 12, tzinfo=UTC)),
-        article("in/b.txt", "CNN", datetime(2023, 3, 2, 18, tzinfo=UTC)),
-        article("in/c.txt", "ABC News", None),
-    ]
+def write_articles(folder, articles, partition_by=DEFAULT_PARTITION_BY) -> list[tuple[str, int]]:
+    """Write `articles` with WriteParquet; returns (path under folder, rows) per file."""
     with TestPipeline() as p:
         files = (
             p
             | beam.Create(articles)
             | WriteParquet(
-                str(tmp_path),
+                str(folder),
                 "articles",
                 ARTICLE_SCHEMA,
                 "run1",
-                sort_key="article_id",
-                partition=lambda a: [("published_date", a.published_date), ("source", a.source)],
+                partition=lambda a: article_partition(a, partition_by),
             )
         )
-        assert_that(
-            files | beam.MapTuple(lambda table, path, rows: (path[len(str(tmp_path)) :], rows)),
-            equal_to(
-                [
-                    ("/articles/published_date=2023-03-02/source=cnn/part-run1-00000.parquet", 2),
-                    ("/articles/published_date=unknown/source=abc-news/part-run1-00000.parquet", 1),
-                ]
-            ),
-        )
-    table = ds.dataset(tmp_path / "articles", partitioning="hive").to_table()
+        written = files | beam.MapTuple(lambda table, path, rows: (path[len(str(folder)) :], rows))
+        assert_that(written, equal_to(expected_files[partition_by]))
+    return expected_files[partition_by]
+
+
+MARCH_2 = datetime(2023, 3, 2, 12, tzinfo=UTC)
+ARTICLES = [
+    article("in/a.txt", "CNN", MARCH_2),
+    article("in/b.txt", "ABC News", MARCH_2 + timedelta(hours=6)),
+    article("in/c.txt", "ABC News", None),
+]
+expected_files = {
+    "published_date": [
+        ("/articles/published_date=2023-03-02/part-run1-00000.parquet", 2),
+        ("/articles/published_date=__HIVE_DEFAULT_PARTITION__/part-run1-00000.parquet", 1),
+    ],
+    "published_date,source": [
+        ("/articles/published_date=2023-03-02/source=abc-news/part-run1-00000.parquet", 1),
+        ("/articles/published_date=2023-03-02/source=cnn/part-run1-00000.parquet", 1),
+        (
+            "/articles/published_date=__HIVE_DEFAULT_PARTITION__/source=abc-news/"
+            "part-run1-00000.parquet",
+            1,
+        ),
+    ],
+}
+
+
+def test_articles_are_partitioned_by_day_and_sorted_by_source_inside_a_file(tmp_path):
+    write_articles(tmp_path, ARTICLES)
+    day = pq.read_table(tmp_path / "articles/published_date=2023-03-02/part-run1-00000.parquet")
+    assert day.column("source").to_pylist() == ["abc-news", "cnn"]
+    table = ds.dataset(tmp_path / "articles", partitioning=reader_partitioning()).to_table()
     assert sorted(table.column("source_uri").to_pylist()) == ["in/a.txt", "in/b.txt", "in/c.txt"]
     assert table.schema.field("published_at").type == ARTICLE_SCHEMA.field("published_at").type
-    assert sorted(set(table.column("published_date").to_pylist())) == ["2023-03-02", "unknown"]
+    assert sorted(table.column("published_date").to_pylist(), key=str) == [
+        date(2023, 3, 2),
+        date(2023, 3, 2),
+        None,
+    ]
+
+
+def test_partition_by_day_and_source_adds_a_folder_per_outlet(tmp_path):
+    write_articles(tmp_path, ARTICLES, "published_date,source")
+    partitioning = reader_partitioning("published_date,source")
+    table = ds.dataset(tmp_path / "articles", partitioning=partitioning).to_table()
+    assert sorted(
+        zip(table["source"].to_pylist(), table["source_uri"].to_pylist(), strict=True)
+    ) == [
+        ("abc-news", "in/b.txt"),
+        ("abc-news", "in/c.txt"),
+        ("cnn", "in/a.txt"),
+    ]
+
+
+@pytest.fixture(scope="module")
+def dated_and_undated(tmp_path_factory):
+    """Two outputs written by WriteParquet: one with an undated article, one without."""
+    folders = {}
+    for name, articles in (("mixed", ARTICLES), ("dated", ARTICLES[:1])):
+        folders[name] = tmp_path_factory.mktemp(name)
+        with TestPipeline() as p:
+            _ = (
+                p
+                | beam.Create(articles)
+                | WriteParquet(
+                    str(folders[name]), "articles", ARTICLE_SCHEMA, "run1", article_partition
+                )
+            )
+    return folders
+
+
+@pytest.mark.parametrize("output", ["mixed", "dated"])
+def test_published_date_reads_as_a_date_in_duckdb_polars_pyarrow_and_pandas(
+    dated_and_undated, output
+):
+    """The README's readers: DuckDB and Polars as they are; pyarrow and pandas with the
+    partitioning newsbeam documents (they infer no dates from paths)."""
+    articles = dated_and_undated[output] / "articles"
+    days = [date(2023, 3, 2), date(2023, 3, 2), None][: 3 if output == "mixed" else 1]
+    con = duckdb.connect()
+    rows = con.sql(
+        "select typeof(published_date), published_date from "
+        f"read_parquet('{articles}/**/*.parquet', hive_partitioning = true) order by all"
+    ).fetchall()
+    assert rows == [("DATE", day) for day in sorted(days, key=lambda d: (d is None, str(d)))]
+    frame = pl.scan_parquet(f"{articles}/**/*.parquet", hive_partitioning=True).collect()
+    assert frame.schema["published_date"] == pl.Date
+    assert sorted(frame["published_date"].to_list(), key=str) == sorted(days, key=str)
+    table = ds.dataset(articles, partitioning=reader_partitioning()).to_table()
+    assert table.schema.field("published_date").type == pa.date32()
+    assert sorted(table["published_date"].to_pylist(), key=str) == sorted(days, key=str)
+    pandas = pd.read_parquet(articles, partitioning=reader_partitioning(), dtype_backend="pyarrow")
+    assert pandas["published_date"].dtype == pd.ArrowDtype(pa.date32())
+    assert pandas["published_date"].isna().sum() == days.count(None)
 
 
 def test_manifest_counts_add_up():
@@ -199,7 +281,7 @@ def test_skip_written_passes_only_rows_no_earlier_run_wrote(tmp_path, lookup, am
             | beam.Create(new)
             | SkipWritten(
                 "rejects",
-                str(folder / "*.parquet"),
+                [str(folder / "*.parquet")],
                 ["source_uri", "stage", "reason", "line"],
                 key=lambda r: [r.source_uri, r.stage, r.reason, r.line],
                 run_id="now",

@@ -47,14 +47,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from apache_beam.io import fileio
-from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from datasketch import MinHash, MinHashLSH
 
 from schemas import Article, Duplicate, IndexEntry
 from schemas.text import WORD as _WORD
 from transforms.routing import SplitOff
-from transforms.write import EarlierOutputFiles, read_output_columns
+from transforms.write import EarlierOutputFiles, read_output_columns, table_patterns
 
 SHINGLE_WORDS = 5
 NUM_PERM = 128
@@ -427,14 +426,9 @@ def resolve_clusters(edges: Iterable[Edge]) -> list[tuple[str, Sketch, float]]:
 # ---- Beam
 
 
-def articles_pattern(output: str) -> str:
-    """Every article file a run wrote into `output`."""
-    return FileSystems.join(output, "articles", "*", "*", "*.parquet")
-
-
-def index_pattern(output: str) -> str:
-    """Every `_index/` file a run wrote into `output`."""
-    return FileSystems.join(output, "_index", "*.parquet")
+def existing_patterns(output: str) -> list[str]:
+    """Every article and `_index/` file runs wrote into `output`, whichever --partition-by."""
+    return [*table_patterns(output, "articles"), *table_patterns(output, "_index")]
 
 
 class ReadExistingFn(beam.DoFn):
@@ -493,7 +487,7 @@ class ReadExistingOutput(beam.PTransform):
 
     def expand(self, pbegin):
         folder = self._folder
-        patterns = [articles_pattern(folder), index_pattern(folder)] if folder else []
+        patterns = existing_patterns(folder) if folder else []
         # Earlier chunks of a local run are earlier output: the chunk deduplicates against them.
         files = pbegin | "ExistingFiles" >> EarlierOutputFiles(patterns, self._run_id)
         read = ReadExistingFn(self._threshold)
@@ -522,7 +516,7 @@ class ReadExistingAsOfWindow(beam.PTransform):
 
     def expand(self, articles):
         folder = self._folder
-        patterns = [articles_pattern(folder), index_pattern(folder)] if folder else []
+        patterns = existing_patterns(folder) if folder else []
         return (
             articles
             | "CountWindowArticles"

@@ -12,12 +12,20 @@ output (`transforms.dedup`); entity rows and rejects already in the output are s
 article in the output always has its entities.
 
 Layout (DESIGN.md):
-    DIR/articles/published_date=YYYY-MM-DD/source=SLUG/part-RUN-NNNNN.parquet
+    DIR/articles/published_date=YYYY-MM-DD/part-RUN-NNNNN.parquet   rows sorted by source
     DIR/entities/published_date=YYYY-MM-DD/part-RUN-NNNNN.parquet
     DIR/rejects/part-RUN-NNNNN.parquet
     DIR/duplicates/part-RUN-NNNNN.parquet
     DIR/_inputs/part-RUN.parquet        the input files this run read (path, size, checksum)
     DIR/_manifest.json
+
+Partitions are by day only (`--partition-by published_date,source` adds `source=SLUG/` under
+the day, for those who want it): outlets are many and small, and a partition per outlet and day
+makes one file per article. A run writes one file per partition per chunk or window;
+`newsbeam compact` merges those of many runs (`pipeline.compact`). Undated articles are in
+Hive's null partition (`published_date=__HIVE_DEFAULT_PARTITION__`), so that DuckDB and Polars
+type `published_date` as a DATE (null when undated) whether or not an output holds one; pyarrow
+and pandas infer no dates from paths and are given `reader_partitioning()`.
 
 In a streaming run every file name also carries its window and pane
 (`part-RUN-20240501T120000Z-20240501T120100Z-p0-NNNNN.parquet`), so two windows, or an on-time
@@ -46,7 +54,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import BoundedWindow, IntervalWindow
 from pydantic import BaseModel
 
-from schemas import INPUT_SCHEMA, Counts, InputFile, Manifest, to_row
+from schemas import INPUT_SCHEMA, Article, Counts, InputFile, Manifest, to_row
 from transforms.routing import chunked
 from transforms.timing import stage_timer, timed
 
@@ -56,6 +64,54 @@ MANIFEST = "_manifest.json"
 INPUTS = "_inputs"
 TEMPORARY_SUFFIX = ".inprogress"
 _NEW, _WRITTEN = "new", "written"
+
+PARTITION_BY = ("published_date", "published_date,source")  # --partition-by choices
+DEFAULT_PARTITION_BY = PARTITION_BY[0]
+# Partition levels under each table's folder, for every --partition-by (an output holds one).
+TABLE_DEPTHS = {
+    "articles": (1, 2),
+    "entities": (1,),
+    "rejects": (0,),
+    "duplicates": (0,),
+    "_index": (0,),
+    INPUTS: (0,),
+}
+# Within a file, the order of its rows: an outlet's articles are together, so row-group
+# statistics let a reader skip the rest when it filters on `source`.
+SORT_KEYS = {
+    "articles": ("source", "article_id"),
+    "entities": ("article_id",),
+    "rejects": ("source_uri",),
+    "duplicates": ("source_uri",),
+    "_index": ("article_id",),
+    INPUTS: ("path",),
+}
+
+
+def article_partition(article: Article, partition_by: str = DEFAULT_PARTITION_BY):
+    """The (column, value) partition levels of an article's row for `--partition-by`."""
+    values = {"published_date": article.published_date, "source": article.source}
+    return [(column, values[column]) for column in partition_by.split(",")]
+
+
+def table_patterns(output: str, table: str) -> list[str]:
+    """Patterns matching every Parquet file of `table` in `output`, whichever --partition-by
+    wrote it."""
+    return [
+        FileSystems.join(output, table, *["*"] * depth, "*.parquet")
+        for depth in TABLE_DEPTHS[table]
+    ]
+
+
+def reader_partitioning(partition_by: str = DEFAULT_PARTITION_BY):
+    """The Hive partitioning for pyarrow readers (`pyarrow.dataset.dataset(...,
+    partitioning=...)`, `pandas.read_parquet(..., partitioning=...)`): `published_date` a date,
+    null in the undated partition; pyarrow would otherwise read it as a string."""
+    import pyarrow.dataset as ds
+
+    types = {"published_date": pa.date32(), "source": pa.string()}
+    fields = [(column, types[column]) for column in partition_by.split(",")]
+    return ds.partitioning(pa.schema(fields), flavor="hive")
 
 
 def window_tag(window: BoundedWindow) -> str | None:
@@ -120,14 +176,16 @@ class WritePartitionFn(beam.DoFn):
     """(partition directory, lists of rows) → Parquet files; emits (table, path, row count) per
     file. File names carry the window and pane in a streaming run (`file_stem`).
 
-    Example input: ("out/articles/published_date=2023-03-02/source=cnn", [[{"article_id": …}], …]).
+    Example input: ("out/articles/published_date=2023-03-02", [[{"article_id": …}], …]).
     """
 
-    def __init__(self, table: str, schema: pa.Schema, run_id: str, sort_key: str) -> None:
+    def __init__(
+        self, table: str, schema: pa.Schema, run_id: str, sort_keys: Sequence[str]
+    ) -> None:
         self._table = table
         self._schema = schema
         self._run_id = run_id
-        self._sort_key = sort_key
+        self._sort_keys = tuple(sort_keys)
         self._rows = Metrics.counter("write", f"{table}_rows")
         self._files = Metrics.counter("write", f"{table}_files")
         self._time = stage_timer("write")
@@ -145,7 +203,7 @@ class WritePartitionFn(beam.DoFn):
         stem = file_stem(self._run_id, window, pane.index)
         rows = (row for row_list in row_lists for row in row_list)
         for number, chunk in enumerate(chunked(rows, ROWS_PER_FILE)):
-            chunk.sort(key=lambda row: str(row[self._sort_key]))
+            chunk.sort(key=lambda row: tuple(str(row[key]) for key in self._sort_keys))
             path = FileSystems.join(directory, f"{stem}-{number:05d}.parquet")
             with timed(self._time):
                 write_parquet(path, chunk, self._schema)
@@ -155,9 +213,9 @@ class WritePartitionFn(beam.DoFn):
 
 
 class WriteParquet(beam.PTransform):
-    """Records → Parquet files of one table, partitioned by `partition(record)`; `to_rows(record)`
-    gives a record's rows (one per record by default; an article's entity rows travel as one
-    record, which spares the runner an element per row).
+    """Records → Parquet files of one table, partitioned by `partition(record)`, rows sorted by
+    the table's SORT_KEYS; `to_rows(record)` gives a record's rows (one per record by default; an
+    article's entity rows travel as one record, which spares the runner an element per row).
 
     `after`: files written by another WriteParquet that must all be written before this table's
     (entity rows before their articles, articles before their index entries). It waits at the
@@ -174,7 +232,6 @@ class WriteParquet(beam.PTransform):
         schema: pa.Schema,
         run_id: str,
         partition: Callable[[Any], list[tuple[str, str]]],
-        sort_key: str,
         to_rows: Callable[[Any], list[dict[str, Any]]] = lambda record: [to_row(record)],
         after: beam.PCollection | None = None,
     ) -> None:
@@ -185,7 +242,6 @@ class WriteParquet(beam.PTransform):
         self._schema = schema
         self._run_id = run_id
         self._partition = partition
-        self._sort_key = sort_key
         self._to_rows = to_rows
 
     def expand(self, records):
@@ -203,7 +259,8 @@ class WriteParquet(beam.PTransform):
             | "GroupByPartition" >> beam.GroupByKey()
             | "WriteFiles"
             >> beam.ParDo(
-                WritePartitionFn(table, self._schema, self._run_id, self._sort_key), **after
+                WritePartitionFn(table, self._schema, self._run_id, SORT_KEYS.get(table, ())),
+                **after,
             )
         )
 
@@ -333,7 +390,7 @@ class EarlierOutputFiles(beam.PTransform):
 
 
 class SkipWritten(beam.PTransform):
-    """Records → those whose key is not yet in the table's files under `pattern`.
+    """Records → those whose key is not yet in the table's files matching `patterns`.
 
     `columns` name the key in the Parquet files and `key(record)` gives the same values for a
     record, so a rerun into the same output (after a crash, or on purpose) writes a row once.
@@ -354,7 +411,7 @@ class SkipWritten(beam.PTransform):
     def __init__(
         self,
         table: str,
-        pattern: str,
+        patterns: list[str],
         columns: list[str],
         key: Callable[[Any], Iterable[Any]],
         run_id: str,
@@ -363,7 +420,7 @@ class SkipWritten(beam.PTransform):
     ) -> None:
         super().__init__()
         self._table = table
-        self._pattern = pattern
+        self._patterns = patterns
         self._columns = columns
         self._key = key
         self._run_id = run_id
@@ -373,7 +430,7 @@ class SkipWritten(beam.PTransform):
     def expand(self, records):
         key = self._key
         files = records.pipeline | "WrittenFiles" >> EarlierOutputFiles(
-            [self._pattern], self._run_id, other_chunks=True
+            self._patterns, self._run_id, other_chunks=True
         )
         read = ReadWrittenKeysFn(self._columns)
         new = records | "KeyNewRows" >> beam.Map(lambda r: (record_key(key(r)), (_NEW, r)))
