@@ -37,14 +37,15 @@ from apache_beam.runners.runner import PipelineResult
 from pipeline import streaming
 from pipeline.build import build_pipeline, build_streaming_pipeline
 from pipeline.cluster import ClusterError, check_hash_seeds, local_cluster
+from pipeline.compact import DEFAULT_TARGET_MB, compact, recover
 from pipeline.flags import FlagError, beam_parser, check_arguments, check_runner
 from pipeline.options import NewsbeamOptions
 from pipeline.progress import show_progress
 from pipeline.runs import print_chunk, run_in_chunks, run_local
-from pipeline.stats import DEFAULT_TOP, NotAnOutputError, OutputStats, read_output
+from pipeline.stats import DEFAULT_TOP, NotAnOutputError, OutputStats, read_manifest, read_output
 from pipeline.summary import inspect_text, run_summary
 from transforms.read import file_identity, match_files
-from transforms.write import MANIFEST, remove_temporaries
+from transforms.write import MANIFEST, output_partition_by, remove_temporaries
 
 EXIT_USAGE = 2
 EXIT_UNBALANCED = 3
@@ -52,7 +53,7 @@ EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141
 DASK_RUNNER = "pipeline.dask_runner.DaskRunner"
 DASK_PARTITIONS_PER_WORKER = 4
-COMMANDS = ("run", "inspect", "report")
+COMMANDS = ("run", "inspect", "report", "compact")
 LOCAL_RUNNERS = frozenset(
     {"DirectRunner", "SwitchingDirectRunner", "BundleBasedDirectRunner", "FnApiRunner"}
 )
@@ -103,6 +104,22 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--top", type=int, default=20, help="entities in the top-entities chart (default: 20)"
     )
+    compact = commands.add_parser(
+        "compact",
+        help="merge the small Parquet files of earlier runs into files of a target size",
+        description="Rewrite the files smaller than --target-mb in each partition (of every "
+        "table, the ledger and the index too) into as few files as their rows make, and point "
+        "the manifests at them. Run it when no run writes into DIR.",
+    )
+    compact.add_argument("folder", metavar="DIR", help="the --output folder of newsbeam runs")
+    compact.add_argument(
+        "--target-mb",
+        "--target_mb",
+        dest="target_mb",
+        type=float,
+        default=DEFAULT_TARGET_MB,
+        help=f"size of the files written, in MiB (default: {DEFAULT_TARGET_MB})",
+    )
     return parser
 
 
@@ -144,6 +161,16 @@ def check_earlier_output(folder: str) -> None:
         raise UsageError(
             f"--dedup-against {folder!r} is not a newsbeam output (it has no {MANIFEST}). "
             "Give the --output folder of an earlier run."
+        )
+
+
+def check_layout(output: str, partition_by: str) -> None:
+    """An output keeps one partitioning: readers of `**/*.parquet` need one depth."""
+    found = output_partition_by(output)
+    if found is not None and found != partition_by:
+        raise UsageError(
+            f"--output {output!r} holds articles partitioned by {found}; pass --partition-by "
+            f"{found}, or write to a new folder"
         )
 
 
@@ -255,6 +282,13 @@ def run(argv: Sequence[str]) -> int:
     check_output(args.output)
     if args.dedup_against:
         check_earlier_output(args.dedup_against)
+    if "://" not in args.output:
+        recovered = recover(args.output)
+        if recovered:
+            print(
+                f"newsbeam: {recovered} an interrupted compaction of {args.output}", file=sys.stderr
+            )
+    check_layout(args.output, args.partition_by)
     stale = remove_temporaries(args.output)
     if stale:
         print(
@@ -334,6 +368,27 @@ def write_report(argv: Sequence[str]) -> int:
     return 0
 
 
+def compact_folder(argv: Sequence[str]) -> int:
+    args = _parser().parse_args(argv)
+    if args.target_mb <= 0:
+        raise UsageError("--target-mb must be positive")
+    if "://" in args.folder:
+        raise UsageError(f"compact works on local folders, not {args.folder!r}")
+    if not os.path.isdir(args.folder) or read_manifest(args.folder) is None:
+        raise UsageError(
+            f"{args.folder!r} is not a newsbeam output (no {MANIFEST}). "
+            "Give the --output folder of a newsbeam run."
+        )
+    done = compact(args.folder, args.target_mb)
+    replaced = sum(len(c.replaced) for c in done)
+    written = sum(len(c.written) for c in done)
+    print(
+        f"newsbeam: compacted {args.folder}: {replaced:,} files in {len(done):,} partitions "
+        f"rewritten as {written:,}"
+    )
+    return 0
+
+
 def _stats(folder: str, top: int) -> OutputStats:
     if "://" in folder:
         raise UsageError(
@@ -360,7 +415,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not argv or argv[0] not in COMMANDS:
         _parser().parse_args(argv or ["--help"])
         return EXIT_USAGE
-    command = {"run": run, "inspect": inspect_folder, "report": write_report}[argv[0]]
+    command = {
+        "run": run,
+        "inspect": inspect_folder,
+        "report": write_report,
+        "compact": compact_folder,
+    }[argv[0]]
     try:
         return command(argv)
     except UsageError as error:

@@ -103,6 +103,15 @@ def table_patterns(output: str, table: str) -> list[str]:
     ]
 
 
+def output_partition_by(output: str) -> str | None:
+    """The --partition-by of the articles already in `output` (None when it has none)."""
+    for partition_by, depth in zip(PARTITION_BY, TABLE_DEPTHS["articles"], strict=True):
+        pattern = FileSystems.join(output, "articles", *["*"] * depth, "*.parquet")
+        if FileSystems.match([pattern], limits=[1])[0].metadata_list:
+            return partition_by
+    return None
+
+
 def reader_partitioning(partition_by: str = DEFAULT_PARTITION_BY):
     """The Hive partitioning for pyarrow readers (`pyarrow.dataset.dataset(...,
     partitioning=...)`, `pandas.read_parquet(..., partitioning=...)`): `published_date` a date,
