@@ -435,6 +435,29 @@ def table(results: dict) -> str:
     return "\n".join(lines)
 
 
+CLI_CASES = {
+    "newsbeam --help": ["--help"],
+    "newsbeam --version": ["--version"],
+    "newsbeam (no command)": [],
+    "newsbeam run (usage mistake)": ["run", "--input", "x.txt"],
+}
+
+
+def cli_seconds(repeat: int = 3) -> dict[str, float]:
+    """Wall time of the installed `newsbeam` command answering help, version and usage
+    mistakes (the fastest of `repeat`; the target is under half a second)."""
+    command = str(Path(sys.executable).with_name("newsbeam"))
+    timings = {}
+    for name, args in CLI_CASES.items():
+        best = float("inf")
+        for _ in range(repeat):
+            started = time.perf_counter()
+            subprocess.run([command, *args], capture_output=True, check=False)
+            best = min(best, time.perf_counter() - started)
+        timings[name] = round(best, 3)
+    return timings
+
+
 def claims(runs: list[dict], docs: int, memory_docs: Sequence[int] = ()) -> dict[str, str]:
     """The issue's comparisons: throughput at `docs` documents, peak memory of the 1-worker
     DirectRunner from the smallest to the largest of `memory_docs`."""
@@ -553,7 +576,11 @@ def main(argv: list[str] | None = None) -> int:
         "cpus": os.cpu_count(),
         "runs": runs,
         "claims": claims(runs, args.docs, memory_docs),
+        "cli_seconds": cli_seconds(),
     }
+    for name, seconds in results["cli_seconds"].items():
+        verdict = "under" if seconds < 0.5 else "OVER"
+        results["claims"][name] = f"{seconds:.2f} s ({verdict} the 0.5 s target)"
     print(table(results))
     save_results(args.json, results)
     return 0

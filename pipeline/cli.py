@@ -29,23 +29,15 @@ import re
 import sys
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
-from apache_beam.runners.runner import PipelineResult
+from pipeline.arguments import cli_parser
 
-from pipeline import streaming
-from pipeline.build import build_pipeline, build_streaming_pipeline
-from pipeline.cluster import ClusterError, check_hash_seeds, local_cluster
-from pipeline.compact import DEFAULT_TARGET_MB, compact, recover
-from pipeline.flags import FlagError, beam_parser, check_arguments, check_runner
-from pipeline.options import NewsbeamOptions
-from pipeline.progress import show_progress
-from pipeline.runs import print_chunk, run_in_chunks, run_local
-from pipeline.stats import DEFAULT_TOP, NotAnOutputError, OutputStats, read_manifest, read_output
-from pipeline.summary import inspect_text, run_summary
-from transforms.read import file_identity, match_files
-from transforms.write import MANIFEST, output_partition_by, remove_temporaries
+if TYPE_CHECKING:
+    from pipeline.stats import OutputStats
+
+# Beam takes seconds to import: each command imports what it needs when it runs, so `--help`,
+# `--version` and usage mistakes answer at once.
 
 EXIT_USAGE = 2
 EXIT_UNBALANCED = 3
@@ -53,7 +45,7 @@ EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141
 DASK_RUNNER = "pipeline.dask_runner.DaskRunner"
 DASK_PARTITIONS_PER_WORKER = 4
-COMMANDS = ("run", "inspect", "report", "compact")
+MANIFEST = "_manifest.json"  # = transforms.write.MANIFEST, without importing Beam
 LOCAL_RUNNERS = frozenset(
     {"DirectRunner", "SwitchingDirectRunner", "BundleBasedDirectRunner", "FnApiRunner"}
 )
@@ -64,69 +56,36 @@ class UsageError(Exception):
     """A mistake on the command line: the message says what to change."""
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="newsbeam",
-        description="Raw news articles → clean, validated, entity-enriched, partitioned Parquet.",
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser(
-        "run",
-        allow_abbrev=False,
-        help="run the pipeline",
-        description="Run the pipeline. Any Beam option (--runner, --direct_num_workers, "
-        "--project, …) passes through to Beam.",
-    )
-    NewsbeamOptions._add_argparse_args(run)
-    inspect = commands.add_parser(
-        "inspect",
-        help="print what an output folder holds, as tables",
-        description="Print an output folder's tables, partitions, top sources and entities, "
-        "boilerplate removed, rejects by reason and duplicates.",
-    )
-    inspect.add_argument("folder", metavar="DIR", help="the --output folder of a newsbeam run")
-    inspect.add_argument(
-        "--top", type=int, default=DEFAULT_TOP, help=f"rows per ranking (default: {DEFAULT_TOP})"
-    )
-    report = commands.add_parser(
-        "report",
-        help="write one self-contained HTML page with charts about an output folder",
-        description="Write one HTML page (no network needed to view it) with charts: articles "
-        "per day and source, boilerplate removed by kind, top entities, rejects by reason.",
-    )
-    report.add_argument("folder", metavar="DIR", help="the --output folder of a newsbeam run")
-    report.add_argument(
-        "-o",
-        "--output",
-        default="report.html",
-        help="the HTML file to write (default: report.html)",
-    )
-    report.add_argument(
-        "--top", type=int, default=20, help="entities in the top-entities chart (default: 20)"
-    )
-    compact = commands.add_parser(
-        "compact",
-        help="merge the small Parquet files of earlier runs into files of a target size",
-        description="Rewrite the files smaller than --target-mb in each partition (of every "
-        "table, the ledger and the index too) into as few files as their rows make, and point "
-        "the manifests at them. Run it when no run writes into DIR.",
-    )
-    compact.add_argument("folder", metavar="DIR", help="the --output folder of newsbeam runs")
-    compact.add_argument(
-        "--target-mb",
-        "--target_mb",
-        dest="target_mb",
-        type=float,
-        default=DEFAULT_TARGET_MB,
-        help=f"size of the files written, in MiB (default: {DEFAULT_TARGET_MB})",
-    )
-    return parser
+# Filesystems Beam reaches only with an extra installed: scheme → (extra, module it needs).
+REMOTE_EXTRAS = {"gs://": ("gcp", "google.cloud.storage"), "s3://": ("aws", "boto3")}
+
+
+def check_remote(option: str, path: str) -> None:
+    """A gs:// or s3:// path needs the extra that brings Beam's filesystem for it."""
+    for scheme, (extra, module) in REMOTE_EXTRAS.items():
+        if path.startswith(scheme) and not _installed(module):
+            raise UsageError(
+                f"{option} {path!r}: reading and writing {scheme} needs the {extra!r} extra: "
+                f"pip install 'newsbeam[{extra}]'"
+            )
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # a parent package is missing
+        return False
 
 
 def check_inputs(patterns: Sequence[str]) -> list[str]:
     """Every pattern must match at least one file; returns the distinct matched paths."""
+    from apache_beam.io.filesystems import FileSystems
+
+    from transforms.read import file_identity
+
     matched: dict[str, str] = {}  # file identity → first path that matched it
     for pattern in patterns:
+        check_remote("--input", pattern)
         try:
             results = FileSystems.match([pattern])[0].metadata_list
         except Exception as error:  # Beam raises BeamIOError with the filesystem's reason
@@ -142,8 +101,20 @@ def check_inputs(patterns: Sequence[str]) -> list[str]:
     return list(matched.values())
 
 
+def check_output_path(output: str) -> None:
+    """--output names a folder (or none yet) on a filesystem newsbeam can reach."""
+    check_remote("--output", output)
+    if "://" not in output and os.path.isfile(output):
+        raise UsageError(
+            f"--output {output!r} is a file; give a folder (newsbeam creates it if missing)"
+        )
+
+
 def check_output(output: str) -> None:
     """The output folder must be creatable and writable."""
+    from apache_beam.io.filesystems import FileSystems
+
+    check_output_path(output)
     probe = FileSystems.join(output, ".newsbeam-write-test")
     try:
         with FileSystems.create(probe) as handle:
@@ -157,6 +128,8 @@ def check_output(output: str) -> None:
 
 def check_earlier_output(folder: str) -> None:
     """A --dedup-against folder must be a newsbeam output: every run writes its manifest."""
+    from apache_beam.io.filesystems import FileSystems
+
     if not FileSystems.exists(FileSystems.join(folder, MANIFEST)):
         raise UsageError(
             f"--dedup-against {folder!r} is not a newsbeam output (it has no {MANIFEST}). "
@@ -166,6 +139,8 @@ def check_earlier_output(folder: str) -> None:
 
 def check_layout(output: str, partition_by: str) -> None:
     """An output keeps one partitioning: readers of `**/*.parquet` need one depth."""
+    from transforms.write import output_partition_by
+
     found = output_partition_by(output)
     if found is not None and found != partition_by:
         raise UsageError(
@@ -193,7 +168,10 @@ def check_model(name: str) -> None:
 
 def run_on_dask(pipeline_args: list[str], workers: int) -> None:
     """Run on the cluster named by --dask_client_address, or on a local one started here."""
+    from apache_beam.options.pipeline_options import PipelineOptions
     from apache_beam.runners.dask.dask_runner import DaskOptions
+
+    from pipeline.cluster import ClusterError, check_hash_seeds, local_cluster
 
     pipeline_args = [*pipeline_args, f"--runner={DASK_RUNNER}"]
     dask_options = PipelineOptions(pipeline_args).view_as(DaskOptions)
@@ -212,6 +190,10 @@ def run_on_dask(pipeline_args: list[str], workers: int) -> None:
 
 
 def _run_dask(pipeline_args: list[str], workers: int, dask_options) -> None:
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from pipeline.build import build_pipeline
+
     if not (dask_options.npartitions or dask_options.partition_size):
         # Enough partitions for every worker to have work: Beam's default puts up to 128
         # inputs in one partition, which leaves a small run on a single worker.
@@ -227,6 +209,11 @@ def _run_dask(pipeline_args: list[str], workers: int, dask_options) -> None:
 def run_streaming(args: argparse.Namespace, pipeline_args: list[str], runner: str) -> int:
     """`--streaming`: on the DirectRunner, watch --input and write window by window until
     SIGINT/SIGTERM (pipeline.streaming); on another runner, submit the unbounded pipeline."""
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from pipeline import streaming
+    from pipeline.build import build_streaming_pipeline
+
     if not args.output or not (args.input or args.pubsub_subscription):
         raise UsageError(
             "newsbeam run --streaming needs --output DIR and --input PATTERN "
@@ -252,17 +239,8 @@ def run_streaming(args: argparse.Namespace, pipeline_args: list[str], runner: st
     return 0
 
 
-def run(argv: Sequence[str]) -> int:
-    args, _beam_args = _parser().parse_known_args(argv)
-    pipeline_args = list(argv[1:]) if argv and argv[0] == "run" else list(argv)
-    try:
-        check_arguments(pipeline_args, beam_parser())
-        runner = PipelineOptions(pipeline_args).view_as(StandardOptions).runner or "DirectRunner"
-        check_runner(runner)
-    except FlagError as error:
-        raise UsageError(str(error)) from error
-    if PipelineOptions(pipeline_args).view_as(StandardOptions).streaming:
-        return run_streaming(args, pipeline_args, runner)
+def check_batch_arguments(args: argparse.Namespace) -> None:
+    """The mistakes in a batch run's own flags that need no Beam (answered before it loads)."""
     if not args.input or not args.output:
         raise UsageError("newsbeam run needs --input PATTERN and --output DIR")
     if args.chunk_files < 0:
@@ -277,6 +255,40 @@ def run(argv: Sequence[str]) -> int:
             f"not {args.near_duplicate_threshold}"
         )
     check_run_id(args.run_id)
+    for pattern in args.input:
+        check_remote("--input", pattern)
+    check_output_path(args.output)
+
+
+def run(argv: Sequence[str]) -> int:
+    args, beam_args = cli_parser().parse_known_args(argv)
+    pipeline_args = list(argv[1:]) if argv and argv[0] == "run" else list(argv)
+    if not beam_args:
+        # Only newsbeam's own flags: their mistakes are answered before Beam loads. Any other
+        # word may be a Beam option or a misspelling, which Beam's parser tells apart below.
+        check_batch_arguments(args)
+    from apache_beam.io.filesystems import FileSystems
+    from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+    from apache_beam.runners.runner import PipelineResult
+
+    from pipeline.build import build_pipeline
+    from pipeline.compact import recover
+    from pipeline.flags import FlagError, beam_parser, check_arguments, check_runner
+    from pipeline.progress import show_progress
+    from pipeline.runs import print_chunk, run_in_chunks, run_local
+    from pipeline.summary import invoked_as, run_summary
+    from transforms.read import match_files
+    from transforms.write import remove_temporaries
+
+    try:
+        check_arguments(pipeline_args, beam_parser())
+        runner = PipelineOptions(pipeline_args).view_as(StandardOptions).runner or "DirectRunner"
+        check_runner(runner)
+    except FlagError as error:
+        raise UsageError(str(error)) from error
+    if PipelineOptions(pipeline_args).view_as(StandardOptions).streaming:
+        return run_streaming(args, pipeline_args, runner)
+    check_batch_arguments(args)
     check_model(args.spacy_model)
     files = check_inputs(args.input)
     check_output(args.output)
@@ -327,7 +339,7 @@ def run(argv: Sequence[str]) -> int:
 
     with FileSystems.open(FileSystems.join(args.output, MANIFEST)) as handle:
         manifest = json.load(handle)
-    print(run_summary(manifest, seconds, args.output))
+    print(run_summary(manifest, seconds, args.output, invoked_as()))
     counts = manifest["counts"]
     if counts["read"] != counts["written"] + counts["rejected"] + counts["duplicates"]:
         print(
@@ -340,20 +352,24 @@ def run(argv: Sequence[str]) -> int:
 
 
 def inspect_folder(argv: Sequence[str]) -> int:
-    args = _parser().parse_args(argv)
+    args = cli_parser().parse_args(argv)
     if args.top < 1:
         raise UsageError("--top must be positive")
-    print(inspect_text(_stats(args.folder, args.top), args.top))
+    stats = _stats(args.folder, args.top)
+    from pipeline.summary import inspect_text
+
+    print(inspect_text(stats, args.top))
     return 0
 
 
 def write_report(argv: Sequence[str]) -> int:
-    from pipeline.report import render_report
-
-    args = _parser().parse_args(argv)
+    args = cli_parser().parse_args(argv)
     if args.top < 1:
         raise UsageError("--top must be positive")
-    page = render_report(_stats(args.folder, args.top))
+    stats = _stats(args.folder, args.top)
+    from pipeline.report import render_report
+
+    page = render_report(stats)
     try:
         with open(args.output, "w", encoding="utf-8") as handle:
             handle.write(page)
@@ -369,16 +385,19 @@ def write_report(argv: Sequence[str]) -> int:
 
 
 def compact_folder(argv: Sequence[str]) -> int:
-    args = _parser().parse_args(argv)
+    args = cli_parser().parse_args(argv)
     if args.target_mb <= 0:
         raise UsageError("--target-mb must be positive")
     if "://" in args.folder:
         raise UsageError(f"compact works on local folders, not {args.folder!r}")
-    if not os.path.isdir(args.folder) or read_manifest(args.folder) is None:
+    _check_folder(args.folder)
+    if not os.path.isfile(os.path.join(args.folder, MANIFEST)):
         raise UsageError(
             f"{args.folder!r} is not a newsbeam output (no {MANIFEST}). "
             "Give the --output folder of a newsbeam run."
         )
+    from pipeline.compact import compact
+
     done = compact(args.folder, args.target_mb)
     replaced = sum(len(c.replaced) for c in done)
     written = sum(len(c.written) for c in done)
@@ -389,12 +408,23 @@ def compact_folder(argv: Sequence[str]) -> int:
     return 0
 
 
-def _stats(folder: str, top: int) -> OutputStats:
+def _check_folder(folder: str) -> None:
+    """`inspect`, `report` and `compact` take a local output folder."""
     if "://" in folder:
         raise UsageError(
-            f"inspect and report read local folders; copy {folder!r} here first "
+            f"inspect, report and compact work on local folders; copy {folder!r} here first "
             "(e.g. gcloud storage cp -r)"
         )
+    if os.path.isfile(folder):
+        raise UsageError(
+            f"{folder!r} is a file, not a folder. Give the --output folder of a newsbeam run."
+        )
+
+
+def _stats(folder: str, top: int) -> OutputStats:
+    _check_folder(folder)
+    from pipeline.stats import NotAnOutputError, read_output
+
     try:
         return read_output(folder, top)
     except NotAnOutputError as error:
@@ -412,15 +442,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     # With multi_processing, the job service repeats every worker's log line, which the worker
     # has already printed to the same stderr.
     logging.getLogger("apache_beam.runners.portability.local_job_service").setLevel(logging.ERROR)
-    if not argv or argv[0] not in COMMANDS:
-        _parser().parse_args(argv or ["--help"])
-        return EXIT_USAGE
-    command = {
+    commands = {
         "run": run,
         "inspect": inspect_folder,
         "report": write_report,
         "compact": compact_folder,
-    }[argv[0]]
+    }
+    if not argv or argv[0] not in commands:
+        # --help and --version exit 0 here; no command, or an unknown one, is a usage error.
+        cli_parser().parse_args(argv)
+        return EXIT_USAGE
+    command = commands[argv[0]]
     try:
         return command(argv)
     except UsageError as error:

@@ -35,6 +35,7 @@ from datetime import UTC, datetime
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipeline.arguments import DEFAULT_TARGET_MB
 from schemas import (
     ARTICLE_SCHEMA,
     DUPLICATE_SCHEMA,
@@ -54,7 +55,6 @@ from transforms.write import (
     table_patterns,
 )
 
-DEFAULT_TARGET_MB = 128
 JOURNAL = "_compacting.json"
 SCHEMAS = {
     "articles": ARTICLE_SCHEMA,

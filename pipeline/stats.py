@@ -17,10 +17,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
+from pipeline.arguments import DEFAULT_TOP
 from transforms.write import MANIFEST, PARTITION_BY, reader_partitioning
 
 TABLES = ("articles", "entities", "rejects", "duplicates", "_index")
-DEFAULT_TOP = 10
 UNKNOWN_DATE = "unknown"  # how an undated article's day is shown
 _PARTITIONS = {
     # Every level an output may have: a level a path lacks is read from the file (`source`).

@@ -5,6 +5,10 @@ Pure functions from manifests and `OutputStats` to strings; the CLI prints them.
 
 from __future__ import annotations
 
+import os
+import shlex
+import shutil
+import sys
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -80,9 +84,12 @@ def ledger(counts: dict[str, Any]) -> str:
     )
 
 
-def run_summary(manifest: dict[str, Any], seconds: float, output: str) -> str:
+def run_summary(
+    manifest: dict[str, Any], seconds: float, output: str, command: str = "newsbeam"
+) -> str:
     """What a finished run says: the ledger, the time and rate, where each table is and how
-    many rows this run added, the reasons of rejects and duplicates, and what to do next."""
+    many rows this run added, the reasons of rejects and duplicates, and what to do next, as
+    commands to paste (`command`: how this shell reaches newsbeam, `invoked_as()`)."""
     counts = manifest["counts"]
     rate = counts["read"] / seconds if seconds > 0 else 0.0
     lines = [
@@ -111,10 +118,38 @@ def run_summary(manifest: dict[str, Any], seconds: float, output: str) -> str:
     lines.append(f"  manifest    {_join(output, '_manifest.json')}")
     if not output.startswith(("gs://", "s3://")):
         lines.append(
-            f"  look at it: newsbeam inspect {output}  ·  "
-            f"newsbeam report {output} -o {_join(output, 'report.html')}"
+            f"  look at it: {command} inspect {shlex.quote(output)}  ·  "
+            f"{command} report {shlex.quote(output)} -o "
+            f"{shlex.quote(_join(output, 'report.html'))}"
         )
     return "\n".join(lines)
+
+
+def invoked_as(argv0: str | None = None, main_module: str | None = None) -> str:
+    """How to run newsbeam again from this shell: `newsbeam` when that name on PATH is the
+    command running, else its path (`.venv/bin/newsbeam` after `make run`), or
+    `PYTHON -m PACKAGE` when started that way."""
+    argv0 = sys.argv[0] if argv0 is None else argv0
+    if main_module is None:
+        spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+        main_module = spec.name if spec is not None else ""
+    if main_module.endswith(".__main__"):
+        python = _shortest(sys.executable)
+        return f"{shlex.quote(python)} -m {main_module.removesuffix('.__main__')}"
+    on_path = shutil.which(os.path.basename(argv0))
+    if on_path and os.path.realpath(on_path) == os.path.realpath(argv0):
+        return os.path.basename(argv0)
+    return shlex.quote(_shortest(argv0))
+
+
+def _shortest(path: str) -> str:
+    """`path` relative to the working folder when inside it (with a folder, so that a shell
+    does not look it up on PATH), else absolute."""
+    absolute = os.path.abspath(path)
+    relative = os.path.relpath(absolute)
+    if relative.startswith(".."):
+        return absolute
+    return relative if os.sep in relative else os.path.join(".", relative)
 
 
 def _join(folder: str, name: str) -> str:

@@ -52,6 +52,7 @@ from datasketch import MinHash, MinHashLSH
 
 from schemas import Article, Duplicate, IndexEntry
 from schemas.text import WORD as _WORD
+from transforms.defaults import DEFAULT_NEAR_DUPLICATE_THRESHOLD
 from transforms.routing import SplitOff
 from transforms.write import EarlierOutputFiles, read_output_columns, table_patterns
 
@@ -60,11 +61,6 @@ NUM_PERM = 128
 MINHASH_SEED = 1
 LSH_WEIGHTS = (0.2, 0.8)  # (false positive, false negative) weights of the band/row optimum
 SKETCH = f"minhash-affine32-sha1-seed{MINHASH_SEED}-perm{NUM_PERM}-words{SHINGLE_WORDS}"
-# Measured with `make dedup-eval` (docs/output.md): on development pairs every threshold
-# from 0.2 to 0.9 had precision 1.0; 0.3 keeps recall 0.98 on copies with up to 10 % of words
-# edited while staying 0.18 (over six standard deviations of the 128-slot estimate) above the
-# most similar pair of different articles (exact Jaccard 0.12), where 0.2 would leave half that.
-DEFAULT_NEAR_DUPLICATE_THRESHOLD = 0.3
 
 Signature = tuple[int, ...]
 

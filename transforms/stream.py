@@ -38,10 +38,6 @@ from schemas import RawDocument, Reject
 from transforms.read import Fingerprint, parse_record
 from transforms.routing import SplitOff
 
-DEFAULT_WINDOW_SECONDS = 60
-DEFAULT_POLL_SECONDS = 5.0
-DEFAULT_ALLOWED_LATENESS_SECONDS = 365 * 24 * 3600
-
 
 def stream_windows(
     window_seconds: int, allowed_lateness_seconds: int, accumulate: bool = False

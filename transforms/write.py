@@ -55,6 +55,7 @@ from apache_beam.transforms.window import BoundedWindow, IntervalWindow
 from pydantic import BaseModel
 
 from schemas import INPUT_SCHEMA, Article, Counts, InputFile, Manifest, to_row
+from transforms.defaults import DEFAULT_PARTITION_BY, PARTITION_BY
 from transforms.routing import chunked
 from transforms.timing import stage_timer, timed
 
@@ -65,8 +66,6 @@ INPUTS = "_inputs"
 TEMPORARY_SUFFIX = ".inprogress"
 _NEW, _WRITTEN = "new", "written"
 
-PARTITION_BY = ("published_date", "published_date,source")  # --partition-by choices
-DEFAULT_PARTITION_BY = PARTITION_BY[0]
 # Partition levels under each table's folder, for every --partition-by (an output holds one).
 TABLE_DEPTHS = {
     "articles": (1, 2),

@@ -1,0 +1,249 @@
+"""The command line's arguments, defined without importing Beam: `newsbeam --help`, `--version`
+and usage mistakes answer at once, and Beam (seconds to import) loads only for a command that
+needs it. `NewsbeamOptions` (pipeline/options.py) adds the same run flags to Beam's options.
+Every flag also has an underscore spelling (`--spacy_model`), as Dataflow template parameters
+need."""
+
+from __future__ import annotations
+
+import argparse
+
+from transforms.defaults import (
+    DEFAULT_ALLOWED_LATENESS_SECONDS,
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MODEL,
+    DEFAULT_NEAR_DUPLICATE_THRESHOLD,
+    DEFAULT_PARTITION_BY,
+    DEFAULT_POLL_SECONDS,
+    DEFAULT_WINDOW_SECONDS,
+    PARTITION_BY,
+)
+
+DEFAULT_MIN_WORDS = 20
+DEFAULT_CHUNK_FILES = 1000
+DEFAULT_TOP = 10
+DEFAULT_TARGET_MB = 128
+
+
+class _VersionAction(argparse.Action):
+    """`--version`, looked up only when asked for (reading the installed metadata takes time)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, **kwargs) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        print(f"newsbeam {version()}")
+        parser.exit()
+
+
+def version() -> str:
+    """The installed distribution's version (`newsbeam --version`)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("newsbeam")
+    except PackageNotFoundError:  # run from a checkout that is not installed
+        return "unknown (not installed)"
+
+
+def cli_parser() -> argparse.ArgumentParser:
+    """`newsbeam` and its commands: run, inspect, report, compact."""
+    parser = argparse.ArgumentParser(
+        prog="newsbeam",
+        description="Raw news articles → clean, validated, entity-enriched, partitioned Parquet.",
+    )
+    parser.add_argument("--version", action=_VersionAction, help="print the version and exit")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser(
+        "run",
+        allow_abbrev=False,
+        help="run the pipeline",
+        description="Run the pipeline. Any Beam option (--runner, --direct_num_workers, "
+        "--project, …) passes through to Beam.",
+    )
+    add_run_arguments(run)
+    inspect = commands.add_parser(
+        "inspect",
+        help="print what an output folder holds, as tables",
+        description="Print an output folder's tables, partitions, top sources and entities, "
+        "boilerplate removed, rejects by reason and duplicates.",
+    )
+    inspect.add_argument("folder", metavar="DIR", help="the --output folder of a newsbeam run")
+    inspect.add_argument(
+        "--top", type=int, default=DEFAULT_TOP, help=f"rows per ranking (default: {DEFAULT_TOP})"
+    )
+    report = commands.add_parser(
+        "report",
+        help="write one self-contained HTML page with charts about an output folder",
+        description="Write one HTML page (no network needed to view it) with charts: articles "
+        "per day and source, boilerplate removed by kind, top entities, rejects by reason.",
+    )
+    report.add_argument("folder", metavar="DIR", help="the --output folder of a newsbeam run")
+    report.add_argument(
+        "-o",
+        "--output",
+        default="report.html",
+        help="the HTML file to write (default: report.html)",
+    )
+    report.add_argument(
+        "--top", type=int, default=20, help="entities in the top-entities chart (default: 20)"
+    )
+    compact = commands.add_parser(
+        "compact",
+        help="merge the small Parquet files of earlier runs into files of a target size",
+        description="Rewrite the files smaller than --target-mb in each partition (of every "
+        "table, the ledger and the index too) into as few files as their rows make, and point "
+        "the manifests at them. Run it when no run writes into DIR.",
+    )
+    compact.add_argument("folder", metavar="DIR", help="the --output folder of newsbeam runs")
+    compact.add_argument(
+        "--target-mb",
+        "--target_mb",
+        dest="target_mb",
+        type=float,
+        default=DEFAULT_TARGET_MB,
+        help=f"size of the files written, in MiB (default: {DEFAULT_TARGET_MB})",
+    )
+    return parser
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """newsbeam's own flags of `newsbeam run` (Beam's pass through to Beam)."""
+    parser.add_argument(
+        "--input",
+        action="append",
+        default=None,
+        help="file pattern to read (repeatable): .txt, .html/.htm or .jsonl, optionally .gz; "
+        "local paths or gs://",
+    )
+    parser.add_argument("--output", default=None, help="output folder (local path or gs://)")
+    parser.add_argument(
+        "--spacy-model",
+        "--spacy_model",
+        dest="spacy_model",
+        default=DEFAULT_MODEL,
+        help=f"installed spaCy model package used for entities (default: {DEFAULT_MODEL})",
+    )
+    parser.add_argument(
+        "--batch-size",
+        "--batch_size",
+        dest="batch_size",
+        type=int,
+        default=64,
+        help="largest batch of articles handed to the NER model at once (default: 64)",
+    )
+    parser.add_argument(
+        "--min-words",
+        "--min_words",
+        dest="min_words",
+        type=int,
+        default=DEFAULT_MIN_WORDS,
+        help="articles with fewer words after boilerplate removal are rejected "
+        f"(default: {DEFAULT_MIN_WORDS})",
+    )
+    parser.add_argument(
+        "--max-bytes",
+        "--max_bytes",
+        dest="max_bytes",
+        type=int,
+        default=DEFAULT_MAX_BYTES,
+        help=f"inputs larger than this are rejected (default: {DEFAULT_MAX_BYTES:,})",
+    )
+    parser.add_argument(
+        "--dask-workers",
+        "--dask_workers",
+        dest="dask_workers",
+        type=int,
+        default=2,
+        help="with --runner DaskRunner and no --dask_client_address: start a local Dask "
+        "cluster of this many worker processes for the run (default: 2)",
+    )
+    parser.add_argument(
+        "--near-duplicate-threshold",
+        "--near_duplicate_threshold",
+        dest="near_duplicate_threshold",
+        type=float,
+        default=DEFAULT_NEAR_DUPLICATE_THRESHOLD,
+        help="estimated Jaccard similarity of word shingles (between 0 and 1) from which two "
+        f"stories are near duplicates (default: {DEFAULT_NEAR_DUPLICATE_THRESHOLD})",
+    )
+    parser.add_argument(
+        "--dedup-against",
+        "--dedup_against",
+        dest="dedup_against",
+        default=None,
+        help="earlier newsbeam output whose stories are not written again "
+        "(default: the --output folder itself)",
+    )
+    parser.add_argument(
+        "--partition-by",
+        "--partition_by",
+        dest="partition_by",
+        choices=PARTITION_BY,
+        default=DEFAULT_PARTITION_BY,
+        help="folders of articles/: by day (the default; rows sorted by source inside the "
+        "files), or by day and outlet (one folder per outlet and day: many small files). An "
+        f"output keeps the partitioning of its first run (default: {DEFAULT_PARTITION_BY})",
+    )
+    parser.add_argument(
+        "--chunk-files",
+        "--chunk_files",
+        dest="chunk_files",
+        type=int,
+        default=DEFAULT_CHUNK_FILES,
+        help="local runs (DirectRunner) process the matched files this many per worker at a "
+        "time, each chunk a pipeline run, so memory stays flat on any input size; 0: all at "
+        f"once (default: {DEFAULT_CHUNK_FILES})",
+    )
+    parser.add_argument(
+        "--run-id",
+        "--run_id",
+        dest="run_id",
+        default=None,
+        help="names this run's files (part-RUN-…); default: UTC time and a random suffix",
+    )
+    parser.add_argument(
+        "--reprocess-inputs",
+        "--reprocess_inputs",
+        dest="reprocess_inputs",
+        action="store_true",
+        default=False,
+        help="read every matched file, even those the output's ledger (_inputs/) already "
+        "records with the same size and checksum (default: skip them)",
+    )
+    parser.add_argument(
+        "--window-seconds",
+        "--window_seconds",
+        dest="window_seconds",
+        type=int,
+        default=DEFAULT_WINDOW_SECONDS,
+        help="with --streaming: length of the fixed windows that are written together, "
+        f"each with its own manifest (default: {DEFAULT_WINDOW_SECONDS})",
+    )
+    parser.add_argument(
+        "--poll-seconds",
+        "--poll_seconds",
+        dest="poll_seconds",
+        type=float,
+        default=DEFAULT_POLL_SECONDS,
+        help="with --streaming: how often the --input patterns are listed for new files "
+        f"(default: {DEFAULT_POLL_SECONDS:g})",
+    )
+    parser.add_argument(
+        "--allowed-lateness-seconds",
+        "--allowed_lateness_seconds",
+        dest="allowed_lateness_seconds",
+        type=int,
+        default=DEFAULT_ALLOWED_LATENESS_SECONDS,
+        help="with --streaming: how late (behind the watermark) a record may arrive and "
+        f"still be written (default: {DEFAULT_ALLOWED_LATENESS_SECONDS}, a year)",
+    )
+    parser.add_argument(
+        "--pubsub-subscription",
+        "--pubsub_subscription",
+        dest="pubsub_subscription",
+        default=None,
+        help="with --streaming on Dataflow: read records from this Pub/Sub subscription "
+        "(projects/PROJECT/subscriptions/NAME); a message is one JSON record or a gs:// path",
+    )
