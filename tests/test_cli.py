@@ -164,3 +164,9 @@ def test_the_summary_names_newsbeam_as_this_shell_reaches_it(tmp_path, monkeypat
         ".venv/bin/newsbeam",
     )
     assert "look at it: .venv/bin/newsbeam inspect 'my out'" in summary
+
+
+def test_the_defaults_help_shows_are_the_ones_the_stages_use():
+    from transforms import defaults, read
+
+    assert defaults.DEFAULT_MAX_BYTES == read.DEFAULT_MAX_BYTES
