@@ -22,6 +22,7 @@ from pipeline.bench import (
 )
 from tests.conftest import ROOT
 from transforms.dedup import DEFAULT_NEAR_DUPLICATE_THRESHOLD, body_signature, near_duplicate
+from transforms.write import reader_partitioning
 
 BENCHMARK = ROOT.parent / "shared" / "benchmarks" / "aeb-dev"
 needs_benchmark = pytest.mark.skipif(
@@ -41,7 +42,7 @@ def test_the_corpus_is_distinct_news_like_documents(tmp_path):
 
 
 def rows(output, name, columns):
-    dataset = ds.dataset(output / name, partitioning="hive")
+    dataset = ds.dataset(output / name, partitioning=reader_partitioning())
     return sorted(map(tuple, dataset.to_table(columns=columns).to_pylist()), key=str)
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from tests import catalogue
 from tests.conftest import read_manifest, run_cli
+from transforms.write import reader_partitioning
 
 pytestmark = pytest.mark.slow
 
@@ -61,7 +62,11 @@ def _table(run, name: str, hive: bool = False) -> list[dict]:
     folder = run["output"] / name
     if not folder.exists():
         return []
-    return ds.dataset(folder, partitioning="hive" if hive else None).to_table().to_pylist()
+    return (
+        ds.dataset(folder, partitioning=reader_partitioning() if hive else None)
+        .to_table()
+        .to_pylist()
+    )
 
 
 def test_the_run_finishes_and_the_ledger_adds_up(catalogue_run):

@@ -10,6 +10,7 @@ import pytest
 
 from tests.conftest import SEEDS, read_manifest, run_cli
 from tests.test_dedup import EDITS_000, edit
+from transforms.write import reader_partitioning
 
 pytestmark = pytest.mark.slow
 
@@ -18,7 +19,7 @@ OTHER_BANNER = ("Spread the love\n\n", "\n\nBack to top button\n")
 
 def articles(output: Path) -> dict[str, str]:
     """{source file name: article_id} of the articles in `output`."""
-    table = ds.dataset(output / "articles", partitioning="hive").to_table()
+    table = ds.dataset(output / "articles", partitioning=reader_partitioning()).to_table()
     return {
         Path(uri).name: article_id
         for uri, article_id in zip(

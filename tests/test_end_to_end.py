@@ -16,6 +16,7 @@ import pyarrow.dataset as ds
 import pytest
 
 from tests.conftest import ROOT, SEEDS, read_manifest, run_cli
+from transforms.write import reader_partitioning
 
 pytestmark = pytest.mark.slow
 
@@ -97,7 +98,7 @@ def test_reprocessing_the_same_files_never_doubles_rows(seeds_output, tmp_path):
     counts = read_manifest(output)["counts"]
     assert (counts["read"], counts["written"], counts["duplicates"]) == (5, 0, 5)
     assert counts["duplicates_by_reason"] == {"already_in_output": 5}
-    articles = ds.dataset(output / "articles", partitioning="hive").to_table()
+    articles = ds.dataset(output / "articles", partitioning=reader_partitioning()).to_table()
     assert articles.num_rows == 5
     duplicates = ds.dataset(output / "duplicates").to_table().to_pylist()
     assert {d["reason"] for d in duplicates} == {"already_in_output"}
@@ -145,7 +146,7 @@ def test_bad_files_among_good_ones_are_rejected_and_the_ledger_adds_up(tmp_path)
         ("cut.txt.gz", "read", "corrupt_gzip"),
         ("short.txt", "validate", "word_count:value_error"),
     }
-    written = ds.dataset(output / "articles", partitioning="hive").to_table()
+    written = ds.dataset(output / "articles", partitioning=reader_partitioning()).to_table()
     assert sorted(Path(u).name for u in written.column("source_uri").to_pylist()) == [
         SEEDS[0].name,
         SEEDS[1].name,
@@ -203,7 +204,11 @@ def test_a_run_in_chunks_writes_what_one_pass_writes(seeds_output, tmp_path):
         0,
     )
     columns = ["article_id", "body", "source", "published_date"]
-    chunked = ds.dataset(output / "articles", partitioning="hive").to_table(columns=columns)
-    whole = ds.dataset(seeds_output / "articles", partitioning="hive").to_table(columns=columns)
+    chunked = ds.dataset(output / "articles", partitioning=reader_partitioning()).to_table(
+        columns=columns
+    )
+    whole = ds.dataset(seeds_output / "articles", partitioning=reader_partitioning()).to_table(
+        columns=columns
+    )
     assert sorted(chunked.to_pylist(), key=str) == sorted(whole.to_pylist(), key=str)
     assert len(read_manifest(output)["inputs"]) == 5

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.conftest import ROOT, SEEDS, read_manifest, run_cli
+from transforms.write import reader_partitioning
 
 pytestmark = pytest.mark.slow
 APPEAR_WITHIN = 180.0
@@ -31,7 +32,11 @@ def article_rows(output: Path) -> list[dict]:
     folder = output / "articles"
     if not folder.exists():
         return []
-    return ds.dataset(folder, partitioning="hive").to_table(columns=["article_id"]).to_pylist()
+    return (
+        ds.dataset(folder, partitioning=reader_partitioning())
+        .to_table(columns=["article_id"])
+        .to_pylist()
+    )
 
 
 def test_a_streaming_run_writes_files_as_they_arrive_and_stops_cleanly_on_sigint(tmp_path):
