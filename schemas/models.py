@@ -302,6 +302,11 @@ class Counts(_Record):
     rejected_by_reason: dict[str, int] = Field(default_factory=dict)
     duplicates_by_reason: dict[str, int] = Field(default_factory=dict)
     skipped: int = Field(default=0, ge=0, description="input files already in `_inputs/`")
+    without_entity_model_by_language: dict[str, int] = Field(
+        default_factory=dict,
+        description="articles written without entities, no model being configured for their "
+        "language (`und`: not told), per language",
+    )
 
 
 class Manifest(_Record):

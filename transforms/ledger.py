@@ -164,7 +164,8 @@ def window_manifest(
 ):
     """A window's Manifest from its co-grouped ledger entries: "paths" (inputs read), "documents"
     (one 1 per document), "rejects" ((stage, reason) each), "duplicates" (reason each), "files"
-    ((table, path, rows) each), "skipped" (paths)."""
+    ((table, path, rows) each), "skipped" (paths), "without_model" (languages of articles
+    written without entities)."""
     return build_manifest(
         run_id,
         started_at,
@@ -176,6 +177,7 @@ def window_manifest(
         [tuple(f) for f in grouped["files"]],
         grouped["skipped"],
         window=window,
+        without_model=grouped.get("without_model", ()),
     )
 
 
@@ -251,6 +253,8 @@ class WriteWindowLedger(beam.PTransform):
             "files": ledger["files"],
             "skipped": ledger["skipped"] | "SkippedPaths" >> beam.Map(lambda s: s.path),
         }
+        if "without_model" in ledger:
+            entries["without_model"] = ledger["without_model"]
         keyed = {
             name: pcoll
             | f"Key{name.title()}" >> beam.Map(lambda value: (LEDGER_KEY, value))

@@ -477,11 +477,13 @@ def build_manifest(
     files: list[tuple[str, str, int]],
     skipped: Iterable[str] = (),
     window: tuple[datetime, datetime] | None = None,
+    without_model: Iterable[str] = (),
 ) -> Manifest:
     """The run's (or the window's) ledger; `skipped` are the input files not read because the
     output already recorded them (not counted in `read`). `read` counts every input record:
     documents read plus read rejects;
-    `duplicate_counts` is (reason, count) per duplicate reason."""
+    `duplicate_counts` is (reason, count) per duplicate reason; `without_model` the language of
+    each article written without entities (no model for it)."""
     by_stage: Counter[str] = Counter()
     by_reason: Counter[str] = Counter()
     for (stage, reason), count in reject_counts:
@@ -502,6 +504,7 @@ def build_manifest(
         rejected_by_reason=dict(sorted(by_reason.items())),
         duplicates_by_reason=dict(sorted(duplicate_counts)),
         skipped=len(set(skipped)),
+        without_entity_model_by_language=dict(sorted(Counter(without_model).items())),
     )
     return Manifest(
         run_id=run_id,
@@ -524,6 +527,7 @@ def merge_manifests(parts: list[Manifest]) -> Manifest:
         "rejected_by_stage": Counter(),
         "rejected_by_reason": Counter(),
         "duplicates_by_reason": Counter(),
+        "without_entity_model_by_language": Counter(),
     }
     files: dict[str, list[str]] = {}
     for part in parts:
@@ -578,7 +582,8 @@ def write_inputs(output: str, stem: str, fingerprints: Iterable[tuple[str, int, 
 class WriteManifest(beam.PTransform):
     """Writes `_inputs/part-RUN.parquet` (the files read), then `_manifest.json`, once every
     table is written (the file list is a side input). Optional ledger entries: "fingerprints"
-    (what `_inputs/` records) and "skipped" (input paths not read, already recorded)."""
+    (what `_inputs/` records), "skipped" (input paths not read, already recorded) and
+    "without_model" (the language of each article written without entities)."""
 
     def __init__(self, output: str, run_id: str, started_at: datetime) -> None:
         super().__init__()
@@ -598,6 +603,7 @@ class WriteManifest(beam.PTransform):
             files,
             fingerprints,
             skipped,
+            without_model,
         ) -> Manifest:
             manifest = build_manifest(
                 run_id,
@@ -609,6 +615,7 @@ class WriteManifest(beam.PTransform):
                 duplicate_counts,
                 files,
                 skipped,
+                without_model=without_model,
             )
             write_inputs(output, f"part-{run_id}", fingerprints, run_id)
             write_json(FileSystems.join(output, MANIFEST), manifest)
@@ -620,7 +627,7 @@ class WriteManifest(beam.PTransform):
             name: ledger[name]
             if name in ledger
             else pipeline | f"No{name.title()}" >> beam.Create([])
-            for name in ("fingerprints", "skipped")
+            for name in ("fingerprints", "skipped", "without_model")
         }
         return (
             pipeline
@@ -645,6 +652,7 @@ class WriteManifest(beam.PTransform):
                 files=beam.pvalue.AsList(ledger["files"]),
                 fingerprints=beam.pvalue.AsList(optional["fingerprints"]),
                 skipped=beam.pvalue.AsList(optional["skipped"]),
+                without_model=beam.pvalue.AsList(optional["without_model"]),
             )
         )
 
