@@ -152,10 +152,20 @@ def test_leading_datelines(paragraph, expected):
         (None, "unknown"),
         ("---", "unknown"),
         ("x" * 200, "x" * 64),
+        ("Лента.ру", "lenta-ru"),
+        ("新华社", "xin-hua-she"),
+        ("Ελληνική", "ellenike"),
+        ("Straße", "strasse"),
+        ("😀 ✓", "unknown"),
     ],
 )
 def test_slugs_are_partition_safe(name, slug):
     assert meta.slugify(name) == slug
+
+
+def test_a_name_in_letters_without_a_transliteration_keeps_a_slug_of_its_own():
+    first, second = meta.slugify("ꦗꦮ"), meta.slugify("ꦧꦭꦶ")
+    assert first.startswith("x-") and second.startswith("x-") and first != second
 
 
 def test_source_from_url():

@@ -8,11 +8,13 @@ Every regular expression here is linear: no nested quantifiers, and lines are le
 
 from __future__ import annotations
 
+import hashlib
 import re
-import unicodedata
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from urllib.parse import urlsplit
+
+from slugify import slugify as _slugify
 
 from schemas.text import WORD as _WORD
 
@@ -320,12 +322,21 @@ def parse_leading_dateline(paragraph: str) -> tuple[str | None, str | None]:
 
 
 def slugify(name: str | None, max_length: int = 64) -> str:
-    """A partition-safe slug: lowercase ASCII letters, digits and single hyphens; never empty."""
+    """A partition-safe slug: lowercase ASCII letters, digits and single hyphens; never empty.
+
+    Other scripts are transliterated (python-slugify: `Лента.ру` → `lenta-ru`, `新华社` →
+    `xin-hua-she`), so outlets that do not write in Latin letters keep names of their own; a
+    name with letters that have no transliteration gets a stable `x-HASH` slug. `unknown` only
+    when there is no name, or nothing in it but punctuation.
+    """
     if not name:
         return "unknown"
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:max_length].strip("-")
-    return slug or "unknown"
+    slug = _slugify(name, max_length=max_length).strip("-")
+    if slug:
+        return slug
+    if any(c.isalnum() for c in name):
+        return f"x-{hashlib.sha256(name.encode('utf-8', 'replace')).hexdigest()[:12]}"
+    return "unknown"
 
 
 def source_from_url(url: str | None) -> str | None:
