@@ -1,9 +1,12 @@
 """`newsbeam report`: one self-contained HTML page about an output folder.
 
-The page needs no network and no script: styles are inline and every chart is an inline SVG
-drawn here (bars carry `<title>` tooltips). Charts: articles per day and source, boilerplate
-removed by kind, top entities, rejects by reason; then the sources and rejects as tables.
-Every function returns markup as a string; every text from the data is escaped.
+The page needs no network: styles are inline and every chart is an inline SVG drawn here (bars
+carry `<title>` tooltips). Charts: articles over time (a column per day, month or year from the
+first date to the last, empty ones included) and source, languages, body lengths, boilerplate
+removed by kind, top entities, rejects by reason; then every source and the rejects as tables.
+One small inline script sorts the sources table by a click on a column; without it (a mail
+client strips scripts) the table reads sorted by articles. Every function returns markup as a
+string; every text from the data is escaped.
 """
 
 from __future__ import annotations
@@ -12,9 +15,9 @@ import html
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
-from pipeline.stats import OutputStats
+from pipeline.stats import UNKNOWN_DATE, OutputStats
 from pipeline.summary import cell, size
 
 PALETTE = (
@@ -193,6 +196,46 @@ def per_day_series(
     return days, series
 
 
+MAX_DAY_COLUMNS = 62
+UNDATED = "undated"
+
+
+def time_bins(per_day: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    """Articles per source in columns on a time axis: every day from the first date to the last
+    (months, or years, when there would be more than MAX_DAY_COLUMNS), empty ones too, so that
+    the gaps show; undated articles in a last column."""
+    dated = sorted(d for d in per_day if d != UNKNOWN_DATE)
+    bins: dict[str, dict[str, int]] = {}
+    if dated:
+        first, last = date.fromisoformat(dated[0]), date.fromisoformat(dated[-1])
+        months = (last.year - first.year) * 12 + last.month - first.month + 1
+        if (last - first).days < MAX_DAY_COLUMNS:
+            unit = "day"
+        elif months <= MAX_DAY_COLUMNS:
+            unit = "month"
+        else:
+            unit = "year"
+        for label in _calendar(first, last, unit):
+            bins[label] = {}
+        for day in dated:
+            label = {"day": day, "month": day[:7], "year": day[:4]}[unit]
+            for source, count in per_day[day].items():
+                bins[label][source] = bins[label].get(source, 0) + count
+    if UNKNOWN_DATE in per_day:
+        bins[UNDATED] = dict(per_day[UNKNOWN_DATE])
+    return bins
+
+
+def _calendar(first: date, last: date, unit: str) -> list[str]:
+    """Every day (`2023-03-02`), month (`2023-03`) or year (`2023`) from `first` to `last`."""
+    if unit == "year":
+        return [str(year) for year in range(first.year, last.year + 1)]
+    if unit == "month":
+        start, end = first.year * 12 + first.month - 1, last.year * 12 + last.month - 1
+        return [f"{m // 12:04d}-{m % 12 + 1:02d}" for m in range(start, end + 1)]
+    return [date.fromordinal(d).isoformat() for d in range(first.toordinal(), last.toordinal() + 1)]
+
+
 def _label_colours(labels: Sequence[str]) -> dict[str, str]:
     ordered = sorted(set(labels))
     return {label: PALETTE[i % len(PALETTE)] for i, label in enumerate(ordered)}
@@ -206,7 +249,11 @@ def _figure(title: str, caption: str, body: str, empty: str) -> str:
     )
 
 
-def _html_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+def _html_table(
+    headers: Sequence[str], rows: Sequence[Sequence[object]], sortable: bool = False
+) -> str:
+    """A table; `sortable`: the page's script sorts it by a click on a column header (numbers
+    by their `data-value`)."""
     numeric = [
         bool(rows) and all(isinstance(row[i], int | float) for row in rows)
         for i in range(len(headers))
@@ -216,12 +263,37 @@ def _html_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str
     body = "".join(
         "<tr>"
         + "".join(
-            f'<td class="{c}">{esc(cell(v, 120))}</td>' for v, c in zip(row, classes, strict=True)
+            f'<td class="{c}" data-value="{esc(v)}">{esc(cell(v, 120))}</td>'
+            if c == "num"
+            else f'<td class="{c}">{esc(cell(v, 120))}</td>'
+            for v, c in zip(row, classes, strict=True)
         )
         + "</tr>"
         for row in rows
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    kind = ' class="sortable"' if sortable else ""
+    return f"<table{kind}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+SORT_SCRIPT = """
+for (const table of document.querySelectorAll("table.sortable")) {
+  const headers = [...table.tHead.rows[0].cells];
+  headers.forEach((th, column) => {
+    th.title = "sort by " + th.textContent;
+    th.addEventListener("click", () => {
+      const numeric = th.classList.contains("num");
+      const key = (row) => numeric ? Number(row.cells[column].dataset.value)
+                                   : row.cells[column].textContent.toLowerCase();
+      const sign = th.dataset.order === "desc" ? 1 : -1;
+      const rows = [...table.tBodies[0].rows];
+      rows.sort((a, b) => sign * (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+      headers.forEach((h) => delete h.dataset.order);
+      th.dataset.order = sign < 0 ? "desc" : "asc";
+      table.tBodies[0].append(...rows);
+    });
+  });
+}
+"""
 
 
 STYLE = """
@@ -254,6 +326,9 @@ th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid #e3e6ea;
   vertical-align: top; }
 th.num, td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .ok { color: #1a7f37; } .bad { color: #cf222e; }
+table.sortable th { cursor: pointer; user-select: none; }
+table.sortable th[data-order="asc"]::after { content: " ▲"; }
+table.sortable th[data-order="desc"]::after { content: " ▼"; }
 """
 
 
@@ -289,9 +364,25 @@ def _tiles(stats: OutputStats) -> str:
 def render_report(stats: OutputStats, generated_at: datetime | None = None) -> str:
     """The whole report page for `stats`."""
     generated_at = generated_at or datetime.now(UTC)
-    days, series = per_day_series(stats.per_day)
-    per_day = stacked_columns("per-day", "Articles per day and source", days, series) + (
+    days, series = per_day_series(time_bins(stats.per_day))
+    per_day = stacked_columns("per-day", "Articles over time and source", days, series) + (
         legend([(name, colour) for name, colour, _ in series]) if series else ""
+    )
+    languages = bar_chart(
+        "languages",
+        "Articles by language",
+        [Bar(language, count, PALETTE[4]) for language, count in stats.languages],
+        "articles",
+    )
+    lengths = (
+        stacked_columns(
+            "body-words",
+            "Body length in words",
+            [label for label, _ in stats.body_words],
+            [("articles", PALETTE[2], [count for _, count in stats.body_words])],
+        )
+        if any(count for _, count in stats.body_words)
+        else ""
     )
     boilerplate = bar_chart(
         "boilerplate",
@@ -336,6 +427,7 @@ def render_report(stats: OutputStats, generated_at: datetime | None = None) -> s
     sources_table = _html_table(
         ["source", "name", "articles", "words", "first date", "last date"],
         [(s.source, s.name, s.articles, s.words, s.first_date, s.last_date) for s in stats.sources],
+        sortable=True,
     )
     reject_rows = _html_table(
         ["stage", "reason", "count", "example", "message"],
@@ -351,10 +443,24 @@ def render_report(stats: OutputStats, generated_at: datetime | None = None) -> s
     table_sizes = ", ".join(f"{t.name} {size(t.bytes)}" for t in stats.tables if t.files)
     sections = [
         _figure(
-            "Articles per day and source",
-            "Stories written, by published_date (undated stories under “unknown”) and outlet.",
+            "Articles over time and source",
+            "Stories written, by published_date on a time axis (a column per day, or per month "
+            "or year over long spans; empty ones included) and outlet; undated stories last.",
             per_day,
             "No articles in this output.",
+        ),
+        _figure(
+            "Languages",
+            "Stories written, by the language detected in their body (und: not told). Entities "
+            "come only from a model of the story's language.",
+            languages,
+            "No articles.",
+        ),
+        _figure(
+            "Body length",
+            "Stories written, by the words in their clean body.",
+            lengths,
+            "No articles.",
         ),
         _figure(
             "Boilerplate removed by kind",
@@ -376,7 +482,7 @@ def render_report(stats: OutputStats, generated_at: datetime | None = None) -> s
         ),
         _figure(
             "Sources",
-            "Outlets by articles written.",
+            f"All {len(stats.sources):,} outlets by articles written; click a column to sort.",
             sources_table if stats.sources else "",
             "No articles.",
         ),
@@ -406,5 +512,5 @@ def render_report(stats: OutputStats, generated_at: datetime | None = None) -> s
         f"<h1>newsbeam report</h1>"
         f'<p class="meta">{esc(stats.folder)} · generated {generated_at:%Y-%m-%d %H:%M} UTC'
         f"{' · ' + esc(table_sizes) if table_sizes else ''}</p>"
-        f"{_tiles(stats)}{''.join(sections)}</main></body></html>\n"
+        f"{_tiles(stats)}{''.join(sections)}</main><script>{SORT_SCRIPT}</script></body></html>\n"
     )

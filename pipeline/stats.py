@@ -7,6 +7,8 @@ columns each figure needs are read; the `boilerplate` texts are read to measure 
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import json
 import os
 from collections.abc import Sequence
@@ -116,6 +118,8 @@ class OutputStats:
     duplicates: list[DuplicateStats]
     most_copied: list[CopiedStory]
     per_day: dict[str, dict[str, int]] = field(default_factory=dict)
+    languages: list[tuple[str, int]] = field(default_factory=list)
+    body_words: list[tuple[str, int]] = field(default_factory=list)
 
     def rows(self, table: str) -> int:
         return next((t.rows for t in self.tables if t.name == table), 0)
@@ -188,6 +192,34 @@ def _per_day(articles: pa.Table | None) -> dict[str, dict[str, int]]:
     for row in sorted(grouped.to_pylist(), key=lambda r: date_order(r["published_date"])):
         days.setdefault(row["published_date"], {})[row["source"]] = row["article_id_count"]
     return days
+
+
+# Upper bounds of the body-length histogram's bins, in words (validation rejects fewer than 20).
+WORD_BINS = (50, 100, 200, 300, 500, 750, 1000, 1500, 2000, 3000, 5000)
+
+
+def _languages(articles: pa.Table | None) -> list[tuple[str, int]]:
+    """(language, articles) for every language, largest first; `und` when it was not told."""
+    if articles is None or "language" not in articles.column_names:
+        return []
+    counts: dict[str, int] = {}
+    for language in articles["language"].to_pylist():
+        counts[language or "und"] = counts.get(language or "und", 0) + 1
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+
+
+def _body_words(articles: pa.Table | None) -> list[tuple[str, int]]:
+    """The body-length histogram: (bin label, articles) for every bin of WORD_BINS."""
+    if articles is None or "word_count" not in articles.column_names:
+        return []
+    labels = [f"<{WORD_BINS[0]}"] + [
+        f"{low:,}–{high - 1:,}" for low, high in itertools.pairwise(WORD_BINS)
+    ]
+    labels.append(f"{WORD_BINS[-1]:,}+")
+    counts = [0] * len(labels)
+    for words in articles["word_count"].to_pylist():
+        counts[bisect.bisect_right(WORD_BINS, words or 0)] += 1
+    return list(zip(labels, counts, strict=True))
 
 
 def _sources(articles: pa.Table | None) -> list[SourceStats]:
@@ -350,6 +382,7 @@ def read_output(folder: str, top: int = DEFAULT_TOP) -> OutputStats:
             "source_name",
             "title",
             "word_count",
+            "language",
             "boilerplate",
         ],
     )
@@ -370,4 +403,6 @@ def read_output(folder: str, top: int = DEFAULT_TOP) -> OutputStats:
         duplicates=_duplicates(duplicates),
         most_copied=_most_copied(duplicates, articles, top),
         per_day=_per_day(articles),
+        languages=_languages(articles),
+        body_words=_body_words(articles),
     )

@@ -26,12 +26,13 @@ from pipeline.report import (
     bar_chart,
     per_day_series,
     render_report,
+    time_bins,
 )
 from pipeline.stats import read_output
 from tests.outputs import write_output
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHARTS = ("per-day", "boilerplate", "entities", "rejects")
+CHARTS = ("per-day", "languages", "body-words", "boilerplate", "entities", "rejects")
 MEASURE = """<script>
 window.addEventListener("load", () => {
   const charts = {};
@@ -73,6 +74,26 @@ def test_sources_past_the_palette_are_summed_as_other():
     assert sum(sum(values) for _, _, values in series) == sum(range(1, 13)) + 5
 
 
+def test_days_are_columns_on_a_time_axis_with_the_gaps_and_undated_last():
+    per_day = {"2023-03-01": {"a": 1}, "2023-03-04": {"a": 2, "b": 1}, "unknown": {"b": 3}}
+    bins = time_bins(per_day)
+    assert list(bins) == ["2023-03-01", "2023-03-02", "2023-03-03", "2023-03-04", "undated"]
+    assert bins["2023-03-02"] == {} and bins["2023-03-04"] == {"a": 2, "b": 1}
+    long = time_bins({"2015-06-30": {"a": 1}, "2015-09-02": {"a": 1}, "2015-09-30": {"b": 1}})
+    assert list(long) == ["2015-06", "2015-07", "2015-08", "2015-09"]
+    assert long["2015-09"] == {"a": 1, "b": 1}
+    years = time_bins({"2010-01-01": {"a": 1}, "2019-12-31": {"a": 1}})
+    assert list(years) == [str(year) for year in range(2010, 2020)]
+
+
+def test_languages_and_body_lengths_are_counted(tmp_path):
+    stats = read_output(str(write_output(tmp_path)))
+    assert stats.languages == [("und", 3)]
+    assert dict(stats.body_words)["<50"] == 3 and sum(n for _, n in stats.body_words) == 3
+    page = render_report(stats)
+    assert '<table class="sortable">' in page and 'data-value="30"' in page
+
+
 def test_bars_are_as_long_as_their_values():
     svg = bar_chart("x", "X", [Bar("a", 10), Bar("b", 5), Bar("c", 0)], "items")
     widths = [float(w) for w in re.findall(r'class="bar"[^>]* width="([\d.]+)"', svg)]
@@ -82,7 +103,9 @@ def test_bars_are_as_long_as_their_values():
 def test_the_page_is_self_contained_and_escapes_the_data(tmp_path):
     page = render_report(read_output(str(write_output(tmp_path))))
     assert page.startswith("<!DOCTYPE html>")
-    assert not re.search(r"<script|<link|\bsrc=|\bhref=|@import|url\(", page)
+    # One inline script (sorting the sources table), nothing loaded from anywhere.
+    assert page.count("<script") == 1 and "<script>" in page
+    assert not re.search(r"<link|\bsrc=|\bhref=|@import|url\(|fetch\(|XMLHttpRequest", page)
     assert "http://" not in page and "https://" not in page
     for chart in CHARTS:
         assert f'data-chart="{chart}"' in page
