@@ -297,7 +297,7 @@ def measure_pipeline(
     manifest = json.loads((output / "_manifest.json").read_text())
     import pyarrow.dataset as ds
 
-    from transforms.write import reader_partitioning
+    from schemas import reader_partitioning
 
     articles = ds.dataset(output / "articles", partitioning=reader_partitioning())
     words = sum(articles.to_table(columns=["word_count"]).column("word_count").to_pylist())

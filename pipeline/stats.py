@@ -20,7 +20,8 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from pipeline.arguments import DEFAULT_TOP
-from transforms.write import MANIFEST, PARTITION_BY, reader_partitioning
+from schemas import reader_partitioning
+from transforms.write import MANIFEST, PARTITION_BY
 
 TABLES = ("articles", "entities", "rejects", "duplicates", "_index")
 UNKNOWN_DATE = "unknown"  # how an undated article's day is shown

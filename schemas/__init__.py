@@ -7,6 +7,7 @@ from schemas.arrow import (
     INDEX_SCHEMA,
     INPUT_SCHEMA,
     REJECT_SCHEMA,
+    reader_partitioning,
     to_row,
 )
 from schemas.models import (
@@ -53,6 +54,7 @@ __all__ = [
     "Provenance",
     "RawDocument",
     "Reject",
+    "reader_partitioning",
     "storable",
     "to_row",
     "valid_unicode",

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.dataset as ds
 from pydantic import BaseModel
 
 from schemas.models import Article, Duplicate, EntityRow, IndexEntry, InputFile, Reject
@@ -70,6 +71,18 @@ REJECT_SCHEMA = arrow_schema(Reject)
 DUPLICATE_SCHEMA = arrow_schema(Duplicate)
 INDEX_SCHEMA = arrow_schema(IndexEntry)
 INPUT_SCHEMA = arrow_schema(InputFile)
+# The partition columns (`--partition-by`): in folder names, not in the files.
+PARTITION_TYPES = {"published_date": pa.date32(), "source": pa.string()}
+
+
+def reader_partitioning(partition_by: str = "published_date") -> ds.Partitioning:
+    """The Hive partitioning of `articles/` and `entities/` for pyarrow readers
+    (`pyarrow.dataset.dataset(..., partitioning=...)`, `pandas.read_parquet(...,
+    partitioning=...)`): `published_date` a date, null in the undated partition. pyarrow infers
+    no dates from folder names: it would read a string, and fail on an output whose articles
+    are all undated."""
+    fields = [(column, PARTITION_TYPES[column]) for column in partition_by.split(",")]
+    return ds.partitioning(pa.schema(fields), flavor="hive")
 
 
 def to_row(record: BaseModel) -> dict[str, Any]:

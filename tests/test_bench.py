@@ -20,9 +20,9 @@ from pipeline.bench import (
     measure_pipeline,
     table,
 )
+from schemas import reader_partitioning
 from tests.conftest import ROOT
 from transforms.dedup import DEFAULT_NEAR_DUPLICATE_THRESHOLD, body_signature, near_duplicate
-from transforms.write import reader_partitioning
 
 BENCHMARK = ROOT.parent / "shared" / "benchmarks" / "aeb-dev"
 needs_benchmark = pytest.mark.skipif(

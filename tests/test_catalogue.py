@@ -12,9 +12,9 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
+from schemas import reader_partitioning
 from tests import catalogue
 from tests.conftest import read_manifest, run_cli
-from transforms.write import reader_partitioning
 
 pytestmark = pytest.mark.slow
 

@@ -35,7 +35,7 @@ from schemas import (
 )
 from tests.conftest import SEEDS, read_manifest, run_cli
 from tests.outputs import write_output
-from tests.test_readme import blocks
+from tests.test_readme import examples
 from transforms.write import SORT_KEYS, article_partition, partition_dir, write_parquet
 
 RUNS = 10
@@ -146,13 +146,13 @@ def rows(output: Path, table: str) -> list[tuple]:
 
 
 def readme_queries(output: Path) -> list[list[tuple]]:
-    """Every DuckDB query of the README, run against `output` (which is named `out`); rows
-    sorted, as ties may come in any order."""
+    """Every DuckDB query of the README and docs/, run against `output` (which is named `out`);
+    rows sorted, as ties may come in any order."""
     os.chdir(output.parent)
     con = duckdb.connect()
     return [
         sorted(con.sql(statement).fetchall(), key=str)
-        for block in blocks("sql")
+        for _page, block in examples("sql")
         for statement in filter(str.strip, block.split(";"))
     ]
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pyarrow.dataset as ds
 import pytest
 
+from schemas import reader_partitioning
 from tests.conftest import SEEDS, read_manifest, run_cli
 from tests.test_dedup import EDITS_000, edit
-from transforms.write import reader_partitioning
 
 pytestmark = pytest.mark.slow
 

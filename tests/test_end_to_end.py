@@ -15,8 +15,8 @@ import polars as pl
 import pyarrow.dataset as ds
 import pytest
 
+from schemas import reader_partitioning
 from tests.conftest import ROOT, SEEDS, read_manifest, run_cli
-from transforms.write import reader_partitioning
 
 pytestmark = pytest.mark.slow
 

@@ -10,6 +10,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from schemas import reader_partitioning
 from tests.conftest import read_manifest, run_cli
 from tests.test_extract import doc
 from transforms.enrich import (
@@ -28,7 +29,6 @@ from transforms.enrich import (
 )
 from transforms.extract import extract_article
 from transforms.validate import validate_article
-from transforms.write import reader_partitioning
 
 
 @pytest.mark.parametrize(

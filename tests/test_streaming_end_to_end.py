@@ -20,8 +20,8 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
+from schemas import reader_partitioning
 from tests.conftest import ROOT, SEEDS, read_manifest, run_cli
-from transforms.write import reader_partitioning
 
 pytestmark = pytest.mark.slow
 APPEAR_WITHIN = 180.0

@@ -17,7 +17,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from schemas import ARTICLE_SCHEMA, REJECT_SCHEMA, Article, Reject, to_row
+from schemas import ARTICLE_SCHEMA, REJECT_SCHEMA, Article, Reject, reader_partitioning, to_row
 from tests.test_extract import PARAGRAPHS, doc
 from transforms.extract import extract_article
 from transforms.validate import validate_article
@@ -30,7 +30,6 @@ from transforms.write import (
     build_manifest,
     merge_manifests,
     read_output_columns,
-    reader_partitioning,
     record_key,
     remove_temporaries,
     write_parquet,

@@ -25,7 +25,7 @@ makes one file per article. A run writes one file per partition per chunk or win
 `newsbeam compact` merges those of many runs (`pipeline.compact`). Undated articles are in
 Hive's null partition (`published_date=__HIVE_DEFAULT_PARTITION__`), so that DuckDB and Polars
 type `published_date` as a DATE (null when undated) whether or not an output holds one; pyarrow
-and pandas infer no dates from paths and are given `reader_partitioning()`.
+and pandas infer no dates from paths and are given `schemas.reader_partitioning()`.
 
 In a streaming run every file name also carries its window and pane
 (`part-RUN-20240501T120000Z-20240501T120100Z-p0-NNNNN.parquet`), so two windows, or an on-time
@@ -109,17 +109,6 @@ def output_partition_by(output: str) -> str | None:
         if FileSystems.match([pattern], limits=[1])[0].metadata_list:
             return partition_by
     return None
-
-
-def reader_partitioning(partition_by: str = DEFAULT_PARTITION_BY):
-    """The Hive partitioning for pyarrow readers (`pyarrow.dataset.dataset(...,
-    partitioning=...)`, `pandas.read_parquet(..., partitioning=...)`): `published_date` a date,
-    null in the undated partition; pyarrow would otherwise read it as a string."""
-    import pyarrow.dataset as ds
-
-    types = {"published_date": pa.date32(), "source": pa.string()}
-    fields = [(column, types[column]) for column in partition_by.split(",")]
-    return ds.partitioning(pa.schema(fields), flavor="hive")
 
 
 def window_tag(window: BoundedWindow) -> str | None:
