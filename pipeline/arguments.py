@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from transforms.defaults import (
+from newsbeam.transforms.defaults import (
     DEFAULT_ALLOWED_LATENESS_SECONDS,
     DEFAULT_MAX_BYTES,
     DEFAULT_MODEL,

@@ -1,6 +1,6 @@
 """`make bench`: end-to-end throughput and memory of newsbeam against a plain-Python loop.
 
-    python -m pipeline.bench [--docs 2000] [--memory-docs 1000,10000] [--repeat 2]
+    python -m newsbeam.pipeline.bench [--docs 2000] [--memory-docs 1000,10000] [--repeat 2]
                              [--runs loop:1,loop:2,direct:1,direct:2] [--json out/bench.json]
 
 1. Builds news-like documents from the development texts: English sentences of different
@@ -39,9 +39,9 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from pipeline.evaluate import save_results
-from pipeline.options import DEFAULT_CHUNK_FILES
-from schemas.text import WORD as _WORD
+from newsbeam.pipeline.evaluate import save_results
+from newsbeam.pipeline.options import DEFAULT_CHUNK_FILES
+from newsbeam.schemas.text import WORD as _WORD
 
 BANNERS = [
     "Spread the love",
@@ -128,8 +128,8 @@ def measure_loop(corpus: Path, output: Path, batch_size: int = 64) -> dict:
     """The work of the pipeline as a plain loop over the project's functions: read, learn each
     source's template, clean, validate, deduplicate (exact copies, then MinHash near
     duplicates), NER, one name per person, write the articles, entities and index."""
-    from schemas import ARTICLE_SCHEMA, ENTITY_SCHEMA, INDEX_SCHEMA, Article, to_row
-    from transforms.dedup import (
+    from newsbeam.schemas import ARTICLE_SCHEMA, ENTITY_SCHEMA, INDEX_SCHEMA, Article, to_row
+    from newsbeam.transforms.dedup import (
         DEFAULT_NEAR_DUPLICATE_THRESHOLD,
         article_signature,
         band_keys,
@@ -138,7 +138,7 @@ def measure_loop(corpus: Path, output: Path, batch_size: int = 64) -> dict:
         lsh_bands,
         order_copies,
     )
-    from transforms.enrich import (
+    from newsbeam.transforms.enrich import (
         DEFAULT_MODEL,
         entities_from_spans,
         entity_rows,
@@ -146,10 +146,10 @@ def measure_loop(corpus: Path, output: Path, batch_size: int = 64) -> dict:
         reconcile_people,
         rename_people,
     )
-    from transforms.extract import article_fields, find_templates, page_text, template_keys
-    from transforms.read import parse_file
-    from transforms.validate import validate_article
-    from transforms.write import article_partition, partition_dir, write_parquet
+    from newsbeam.transforms.extract import article_fields, find_templates, page_text, template_keys
+    from newsbeam.transforms.read import parse_file
+    from newsbeam.transforms.validate import validate_article
+    from newsbeam.transforms.write import article_partition, partition_dir, write_parquet
 
     seconds: dict[str, float] = defaultdict(float)
 
@@ -250,16 +250,16 @@ def measure_pipeline(
     from apache_beam.metrics.metric import MetricsFilter
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    from pipeline.build import build_pipeline
-    from pipeline.runs import run_in_chunks, run_pipeline
-    from transforms.read import match_files
-    from transforms.timing import METRIC
+    from newsbeam.pipeline.build import build_pipeline
+    from newsbeam.pipeline.runs import run_in_chunks, run_pipeline
+    from newsbeam.transforms.read import match_files
+    from newsbeam.transforms.timing import METRIC
 
     args = ["--input", f"{corpus}/*.txt", "--output", str(output)]
     started = time.perf_counter()
     if runner == "dask":
-        from pipeline.cli import DASK_PARTITIONS_PER_WORKER, DASK_RUNNER
-        from pipeline.cluster import local_cluster
+        from newsbeam.pipeline.cli import DASK_PARTITIONS_PER_WORKER, DASK_RUNNER
+        from newsbeam.pipeline.cluster import local_cluster
 
         with local_cluster(workers) as address:
             cluster_started = time.perf_counter()
@@ -297,7 +297,7 @@ def measure_pipeline(
     manifest = json.loads((output / "_manifest.json").read_text())
     import pyarrow.dataset as ds
 
-    from schemas import reader_partitioning
+    from newsbeam.schemas import reader_partitioning
 
     articles = ds.dataset(output / "articles", partitioning=reader_partitioning())
     words = sum(articles.to_table(columns=["word_count"]).column("word_count").to_pylist())
@@ -373,7 +373,15 @@ def measure(mode: str, workers: int, corpus: Path) -> dict:
 
 
 def measure_command(mode: str, workers: int, corpus: Path) -> list[str]:
-    return [sys.executable, "-m", "pipeline.bench", "measure", mode, str(workers), str(corpus)]
+    return [
+        sys.executable,
+        "-m",
+        "newsbeam.pipeline.bench",
+        "measure",
+        mode,
+        str(workers),
+        str(corpus),
+    ]
 
 
 def measurement_result(stdout: str) -> dict:
@@ -515,7 +523,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(measure(mode, workers, corpus)))
         return 0
     parser = argparse.ArgumentParser(
-        prog="python -m pipeline.bench", description=__doc__.split("\n")[0]
+        prog="python -m newsbeam.pipeline.bench", description=__doc__.split("\n")[0]
     )
     parser.add_argument(
         "--docs",

@@ -26,8 +26,8 @@ from apache_beam.io.filesystem import FileMetadata
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from apache_beam.runners.direct.direct_runner import DirectRunner
 
-from pipeline.options import NewsbeamOptions
-from schemas import (
+from newsbeam.pipeline.options import NewsbeamOptions
+from newsbeam.schemas import (
     ARTICLE_SCHEMA,
     DUPLICATE_SCHEMA,
     ENTITY_SCHEMA,
@@ -35,14 +35,14 @@ from schemas import (
     REJECT_SCHEMA,
     to_row,
 )
-from transforms.dedup import Deduplicate, index_entry
-from transforms.enrich import EnrichEntities, entity_rows, language_key, model_map
-from transforms.extract import ExtractArticles
-from transforms.ledger import SkipRecordedInputs, WriteWindowLedger
-from transforms.read import MatchInputs, ReadInputFiles, display_path
-from transforms.stream import ArrivedFiles, ReadMessages, WatchInputs, stream_windows
-from transforms.validate import ValidateArticles
-from transforms.write import (
+from newsbeam.transforms.dedup import Deduplicate, index_entry
+from newsbeam.transforms.enrich import EnrichEntities, entity_rows, language_key, model_map
+from newsbeam.transforms.extract import ExtractArticles
+from newsbeam.transforms.ledger import SkipRecordedInputs, WriteWindowLedger
+from newsbeam.transforms.read import MatchInputs, ReadInputFiles, display_path
+from newsbeam.transforms.stream import ArrivedFiles, ReadMessages, WatchInputs, stream_windows
+from newsbeam.transforms.validate import ValidateArticles
+from newsbeam.transforms.write import (
     SkipWritten,
     WriteManifest,
     WriteParquet,

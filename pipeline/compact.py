@@ -35,8 +35,8 @@ from datetime import UTC, datetime
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.arguments import DEFAULT_TARGET_MB
-from schemas import (
+from newsbeam.pipeline.arguments import DEFAULT_TARGET_MB
+from newsbeam.schemas import (
     ARTICLE_SCHEMA,
     DUPLICATE_SCHEMA,
     ENTITY_SCHEMA,
@@ -44,8 +44,8 @@ from schemas import (
     INPUT_SCHEMA,
     REJECT_SCHEMA,
 )
-from transforms.ledger import MANIFESTS
-from transforms.write import (
+from newsbeam.transforms.ledger import MANIFESTS
+from newsbeam.transforms.write import (
     INPUTS,
     MANIFEST,
     ROWS_PER_GROUP,

@@ -1,6 +1,7 @@
 """`make dedup-eval`: precision and recall of near-duplicate detection, per threshold.
 
-    python -m pipeline.dedup_eval [../shared/benchmarks/aeb-dev] [--seeds seeds] [--json FILE]
+    python -m newsbeam.pipeline.dedup_eval [../shared/benchmarks/aeb-dev] [--seeds seeds] \
+        [--json FILE]
 
 Texts: the true article bodies of the benchmark folder (`ground-truth.json`) and the clean bodies
 of the seed articles. Every text becomes a page: a banner line above it, a navigation line below
@@ -28,9 +29,9 @@ from dataclasses import asdict, dataclass
 from itertools import combinations
 from pathlib import Path
 
-from pipeline.evaluate import save_results
-from schemas import RawDocument
-from transforms.dedup import (
+from newsbeam.pipeline.evaluate import save_results
+from newsbeam.schemas import RawDocument
+from newsbeam.transforms.dedup import (
     DEFAULT_NEAR_DUPLICATE_THRESHOLD,
     body_signature,
     jaccard,
@@ -38,7 +39,7 @@ from transforms.dedup import (
     near_duplicate,
     word_shingles,
 )
-from transforms.extract import ExtractionError, extract_article
+from newsbeam.transforms.extract import ExtractionError, extract_article
 
 EDIT_RATES = (0.01, 0.02, 0.05, 0.10, 0.20, 0.30)
 NEAR_RATE_LIMIT = 0.10
@@ -299,7 +300,7 @@ def summary(pairs: list[Pair]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m pipeline.dedup_eval",
+        prog="python -m newsbeam.pipeline.dedup_eval",
         description="Precision and recall of newsbeam's near-duplicate detection per threshold.",
     )
     parser.add_argument(

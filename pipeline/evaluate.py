@@ -1,6 +1,6 @@
 """`make eval`: score newsbeam's extraction on article-extraction benchmark folders.
 
-    python -m pipeline.evaluate ../shared/benchmarks/aeb-dev ../shared/benchmarks/dragnet-dev
+    python -m newsbeam.pipeline.evaluate ../shared/benchmarks/aeb-dev ../shared/benchmarks/dragnet-dev
         [--json eval.json]
 
 A folder holds either `html/ID.html.gz` and `ground-truth.json` ({ID: {articleBody, url}}),
@@ -35,17 +35,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from schemas import RawDocument
-from schemas.text import shingle_counts
-from transforms.candidates import EXTRACTORS, MIN_SUPPORT, PRECISION, READABILITY
-from transforms.extract import (
+from newsbeam.schemas import RawDocument
+from newsbeam.schemas.text import shingle_counts
+from newsbeam.transforms.candidates import EXTRACTORS, MIN_SUPPORT, PRECISION, READABILITY
+from newsbeam.transforms.extract import (
     ExtractionError,
     article_fields,
     combined_page,
     extract_article,
     html_candidates,
 )
-from transforms.read import parse_file
+from newsbeam.transforms.read import parse_file
 
 __all__ = ["evaluate", "score", "shingle_counts"]
 
@@ -212,7 +212,7 @@ def folds_score(truth: dict[str, str], bodies: dict) -> tuple[Score, list]:
 
 def ner_seconds(bodies: Iterable[str]) -> float:
     """Seconds spaCy's NER (as the pipeline loads it) takes on these bodies, in one process."""
-    from transforms.enrich import DEFAULT_MODEL, load_ner
+    from newsbeam.transforms.enrich import DEFAULT_MODEL, load_ner
 
     nlp = load_ner(DEFAULT_MODEL)
     texts = [b for b in bodies if b]
@@ -381,7 +381,7 @@ def save_results(path: Path | None, results: object) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m pipeline.evaluate", description=__doc__.split("\n")[0]
+        prog="python -m newsbeam.pipeline.evaluate", description=__doc__.split("\n")[0]
     )
     parser.add_argument(
         "benchmarks",

@@ -1,7 +1,8 @@
 """The Dataflow Flex Template's entry point: build the pipeline from the template's parameters
 and submit it, without waiting (the template launcher only submits).
 
-    python -m pipeline.launch --input 'gs://BUCKET/raw/*.txt' --output gs://BUCKET/newsbeam \\
+    python -m newsbeam.pipeline.launch --input 'gs://BUCKET/raw/*.txt' \\
+        --output gs://BUCKET/newsbeam \\
         --runner DataflowRunner --project PROJECT --region REGION --temp_location gs://BUCKET/tmp
 
 With `--pubsub_subscription` the job is a streaming one (Pub/Sub source); otherwise a batch run
@@ -17,8 +18,8 @@ from collections.abc import Sequence
 
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
-from pipeline.build import build_pipeline, build_streaming_pipeline
-from pipeline.options import NewsbeamOptions
+from newsbeam.pipeline.build import build_pipeline, build_streaming_pipeline
+from newsbeam.pipeline.options import NewsbeamOptions
 
 
 def template_options(argv: Sequence[str]) -> PipelineOptions:

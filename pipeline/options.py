@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipeline.arguments import DEFAULT_CHUNK_FILES, DEFAULT_MIN_WORDS, add_run_arguments
+from newsbeam.pipeline.arguments import DEFAULT_CHUNK_FILES, DEFAULT_MIN_WORDS, add_run_arguments
 
 __all__ = ["DEFAULT_CHUNK_FILES", "DEFAULT_MIN_WORDS", "NewsbeamOptions"]
 

@@ -26,9 +26,9 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
 from apache_beam.runners.runner import PipelineResult
 
-from pipeline.build import build_pipeline, new_run_id
-from schemas import Manifest
-from transforms.write import MANIFEST, merge_manifests, write_json
+from newsbeam.pipeline.build import build_pipeline, new_run_id
+from newsbeam.schemas import Manifest
+from newsbeam.transforms.write import MANIFEST, merge_manifests, write_json
 
 
 def read_manifest(output: str) -> Manifest:

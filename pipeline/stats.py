@@ -19,9 +19,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from pipeline.arguments import DEFAULT_TOP
-from schemas import reader_partitioning
-from transforms.write import MANIFEST, PARTITION_BY
+from newsbeam.pipeline.arguments import DEFAULT_TOP
+from newsbeam.schemas import reader_partitioning
+from newsbeam.transforms.write import MANIFEST, PARTITION_BY
 
 TABLES = ("articles", "entities", "rejects", "duplicates", "_index")
 UNKNOWN_DATE = "unknown"  # how an undated article's day is shown

@@ -40,10 +40,10 @@ from types import FrameType
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipeline.build import build_streaming_pipeline, new_run_id
-from pipeline.options import NewsbeamOptions
-from transforms.ledger import manifest_path
-from transforms.read import match_paths
+from newsbeam.pipeline.build import build_streaming_pipeline, new_run_id
+from newsbeam.pipeline.options import NewsbeamOptions
+from newsbeam.transforms.ledger import manifest_path
+from newsbeam.transforms.read import match_paths
 
 Arrival = tuple[str, float]
 EXIT_INTERRUPTED = 130

@@ -1,6 +1,6 @@
 """Record models (pydantic) and the Arrow schemas derived from them."""
 
-from schemas.arrow import (
+from newsbeam.schemas.arrow import (
     ARTICLE_SCHEMA,
     DUPLICATE_SCHEMA,
     ENTITY_SCHEMA,
@@ -10,7 +10,7 @@ from schemas.arrow import (
     reader_partitioning,
     to_row,
 )
-from schemas.models import (
+from newsbeam.schemas.models import (
     MAX_BODY_CHARS,
     SCHEMA_VERSION,
     UNDATED,

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 from pydantic import BaseModel
 
-from schemas.models import Article, Duplicate, EntityRow, IndexEntry, InputFile, Reject
+from newsbeam.schemas.models import Article, Duplicate, EntityRow, IndexEntry, InputFile, Reject
 
 _SCALARS: dict[type, pa.DataType] = {
     str: pa.string(),

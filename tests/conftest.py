@@ -15,9 +15,9 @@ EXPECTED = ROOT / "seeds" / "expected"
 
 
 def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    """`python -m pipeline …` in a subprocess, as a user runs it."""
+    """`python -m newsbeam …` in a subprocess, as a user runs it."""
     return subprocess.run(
-        [sys.executable, "-m", "pipeline", *args],
+        [sys.executable, "-m", "newsbeam", *args],
         cwd=cwd,
         capture_output=True,
         text=True,

@@ -7,7 +7,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from schemas import (
+from newsbeam.schemas import (
     ARTICLE_SCHEMA,
     DUPLICATE_SCHEMA,
     ENTITY_SCHEMA,
@@ -19,7 +19,7 @@ from schemas import (
     Reject,
     to_row,
 )
-from transforms.write import (
+from newsbeam.transforms.write import (
     DEFAULT_PARTITION_BY,
     article_partition,
     partition_dir,

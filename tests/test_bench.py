@@ -10,7 +10,7 @@ import itertools
 import pyarrow.dataset as ds
 import pytest
 
-from pipeline.bench import (
+from newsbeam.pipeline.bench import (
     BANNERS,
     build_corpus,
     claims,
@@ -20,9 +20,13 @@ from pipeline.bench import (
     measure_pipeline,
     table,
 )
-from schemas import reader_partitioning
+from newsbeam.schemas import reader_partitioning
+from newsbeam.transforms.dedup import (
+    DEFAULT_NEAR_DUPLICATE_THRESHOLD,
+    body_signature,
+    near_duplicate,
+)
 from tests.conftest import ROOT
-from transforms.dedup import DEFAULT_NEAR_DUPLICATE_THRESHOLD, body_signature, near_duplicate
 
 BENCHMARK = ROOT.parent / "shared" / "benchmarks" / "aeb-dev"
 needs_benchmark = pytest.mark.skipif(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from schemas import RawDocument
-from transforms import candidates
-from transforms.candidates import (
+from newsbeam.schemas import RawDocument
+from newsbeam.transforms import candidates
+from newsbeam.transforms.candidates import (
     DEFAULT,
     PRECISION,
     READABILITY,
@@ -14,7 +14,7 @@ from transforms.candidates import (
     combine,
     run_candidates,
 )
-from transforms.extract import ExtractionError, extract_article, html_candidates
+from newsbeam.transforms.extract import ExtractionError, extract_article, html_candidates
 
 STORY = [
     "The council voted on Tuesday to approve the new transit budget after a long debate.",

@@ -12,7 +12,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from schemas import reader_partitioning
+from newsbeam.schemas import reader_partitioning
 from tests import catalogue
 from tests.conftest import read_manifest, run_cli
 

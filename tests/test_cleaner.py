@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from transforms.cleaner import clean_text, is_call_to_action, repair, split_blocks
+from newsbeam.transforms.cleaner import clean_text, is_call_to_action, repair, split_blocks
 
 ARTICLE = [
     "The city council approved the new transit budget on Monday after a long debate.",

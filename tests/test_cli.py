@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import cli
-from pipeline.arguments import cli_parser
-from pipeline.cli import EXIT_USAGE, check_inputs, main
-from pipeline.summary import invoked_as, run_summary
+from newsbeam.pipeline import cli
+from newsbeam.pipeline.arguments import cli_parser
+from newsbeam.pipeline.cli import EXIT_USAGE, check_inputs, main
+from newsbeam.pipeline.summary import invoked_as, run_summary
 from tests.conftest import SEEDS
 
 
@@ -146,7 +146,7 @@ def test_the_summary_names_newsbeam_as_this_shell_reaches_it(tmp_path, monkeypat
     assert invoked_as(str(command), "") == ".venv/bin/newsbeam"
     monkeypatch.setenv("PATH", f"{venv}:/usr/bin:/bin")
     assert invoked_as(str(command), "") == "newsbeam"
-    assert invoked_as("x", "pipeline.__main__").endswith(" -m pipeline")
+    assert invoked_as("x", "newsbeam.__main__").endswith(" -m newsbeam")
     summary = run_summary(
         {
             "counts": {
@@ -167,6 +167,6 @@ def test_the_summary_names_newsbeam_as_this_shell_reaches_it(tmp_path, monkeypat
 
 
 def test_the_defaults_help_shows_are_the_ones_the_stages_use():
-    from transforms import defaults, read
+    from newsbeam.transforms import defaults, read
 
     assert defaults.DEFAULT_MAX_BYTES == read.DEFAULT_MAX_BYTES

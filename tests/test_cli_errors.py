@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.cli import EXIT_USAGE, main
-from pipeline.flags import FlagError, beam_parser, check_arguments, check_runner, closest
+from newsbeam.pipeline.cli import EXIT_USAGE, main
+from newsbeam.pipeline.flags import FlagError, beam_parser, check_arguments, check_runner, closest
 from tests.conftest import SEEDS, run_cli
 
 
@@ -124,7 +124,7 @@ def test_every_valid_beam_and_newsbeam_option_passes():
         "direct",
         "DataflowRunner",
         "DaskRunner",
-        "pipeline.dask_runner.DaskRunner",
+        "newsbeam.pipeline.dask_runner.DaskRunner",
         "PrismRunner",
     ],
 )

@@ -14,11 +14,11 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline import compact as compaction
-from pipeline.cli import EXIT_USAGE, main
-from pipeline.compact import JOURNAL, compact, partitions, recover
-from pipeline.stats import read_output
-from schemas import (
+from newsbeam.pipeline import compact as compaction
+from newsbeam.pipeline.cli import EXIT_USAGE, main
+from newsbeam.pipeline.compact import JOURNAL, compact, partitions, recover
+from newsbeam.pipeline.stats import read_output
+from newsbeam.schemas import (
     ARTICLE_SCHEMA,
     DUPLICATE_SCHEMA,
     ENTITY_SCHEMA,
@@ -33,10 +33,10 @@ from schemas import (
     Reject,
     to_row,
 )
+from newsbeam.transforms.write import SORT_KEYS, article_partition, partition_dir, write_parquet
 from tests.conftest import SEEDS, read_manifest, run_cli
 from tests.outputs import write_output
 from tests.test_readme import examples
-from transforms.write import SORT_KEYS, article_partition, partition_dir, write_parquet
 
 RUNS = 10
 DAY = datetime(2024, 5, 1, 8, tzinfo=UTC)

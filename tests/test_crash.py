@@ -60,7 +60,7 @@ def _rows(output: Path, table: str) -> list[dict]:
 
 def _kill_when_articles_appear(args: list[str], output: Path) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "pipeline", *args],
+        [sys.executable, "-m", "newsbeam", *args],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -16,10 +16,8 @@ from apache_beam.testing.util import assert_that, equal_to
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas import ARTICLE_SCHEMA, INDEX_SCHEMA, Article, to_row
-from tests.conftest import SEEDS
-from tests.test_extract import PARAGRAPHS, doc
-from transforms.dedup import (
+from newsbeam.schemas import ARTICLE_SCHEMA, INDEX_SCHEMA, Article, to_row
+from newsbeam.transforms.dedup import (
     DEFAULT_NEAR_DUPLICATE_THRESHOLD,
     NUM_PERM,
     SKETCH,
@@ -44,8 +42,10 @@ from transforms.dedup import (
     verified_pairs,
     word_shingles,
 )
-from transforms.extract import content_sha256, extract_article
-from transforms.validate import validate_article
+from newsbeam.transforms.extract import content_sha256, extract_article
+from newsbeam.transforms.validate import validate_article
+from tests.conftest import SEEDS
+from tests.test_extract import PARAGRAPHS, doc
 
 BODY = "\n\n".join(PARAGRAPHS)
 THRESHOLD = DEFAULT_NEAR_DUPLICATE_THRESHOLD

@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow.dataset as ds
 import pytest
 
-from schemas import reader_partitioning
+from newsbeam.schemas import reader_partitioning
 from tests.conftest import SEEDS, read_manifest, run_cli
 from tests.test_dedup import EDITS_000, edit
 

@@ -1,10 +1,11 @@
-"""`python -m pipeline.dedup_eval`: the pairs it builds and the measurement, on the seeds."""
+"""`python -m newsbeam.pipeline.dedup_eval`: the pairs it builds and the measurement, on the
+seeds."""
 
 from __future__ import annotations
 
 import random
 
-from pipeline.dedup_eval import (
+from newsbeam.pipeline.dedup_eval import (
     EDIT_RATES,
     NEAR_RATE_LIMIT,
     build_pairs,
@@ -13,8 +14,8 @@ from pipeline.dedup_eval import (
     measure,
     table,
 )
+from newsbeam.transforms.dedup import DEFAULT_NEAR_DUPLICATE_THRESHOLD
 from tests.conftest import SEEDS
-from transforms.dedup import DEFAULT_NEAR_DUPLICATE_THRESHOLD
 
 
 def test_edit_words_edits_the_requested_share_and_keeps_paragraphs():

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
-from pipeline.launch import template_options
-from pipeline.options import NewsbeamOptions
+from newsbeam.pipeline.launch import template_options
+from newsbeam.pipeline.options import NewsbeamOptions
 from tests.conftest import ROOT
 
 DEPLOY = ROOT / "deploy"
@@ -104,10 +104,15 @@ def test_the_image_is_the_beam_sdk_of_the_pinned_version_with_the_three_packages
     dockerfile = (DEPLOY / "dataflow" / "Dockerfile").read_text()
     assert f"FROM apache/beam_python3.11_sdk:{version}\n" in dockerfile
     assert "python_template_launcher" in dockerfile
-    packages = pyproject["tool"]["setuptools"]["packages"]
-    assert sorted(packages) == ["pipeline", "schemas", "transforms"]
-    for package in packages:
-        assert f"COPY {package} {package}\n" in dockerfile
+    folders = pyproject["tool"]["setuptools"]["package-dir"]
+    assert folders == {
+        "newsbeam": "newsbeam",
+        "newsbeam.pipeline": "pipeline",
+        "newsbeam.schemas": "schemas",
+        "newsbeam.transforms": "transforms",
+    }
+    for folder in folders.values():
+        assert f"COPY {folder} {folder}\n" in dockerfile
     assert (
         "COPY pyproject.toml setup.py" in dockerfile
         and "pip install --no-cache-dir ." in dockerfile
@@ -115,7 +120,7 @@ def test_the_image_is_the_beam_sdk_of_the_pinned_version_with_the_three_packages
     assert 'FLEX_TEMPLATE_PYTHON_PY_FILE="${WORKDIR}/main.py"' in dockerfile
     assert 'FLEX_TEMPLATE_PYTHON_SETUP_FILE="${WORKDIR}/setup.py"' in dockerfile
     main = (DEPLOY / "dataflow" / "main.py").read_text()
-    assert "from pipeline.launch import main" in main
+    assert "from newsbeam.pipeline.launch import main" in main
 
 
 def test_the_scheduler_launches_the_template_hourly_with_declared_parameters():

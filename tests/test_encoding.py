@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from transforms.encoding import (
+from newsbeam.transforms.encoding import (
     ENCODING_REPAIR,
     DecodeError,
     decode_bytes,

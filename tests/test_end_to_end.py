@@ -15,7 +15,7 @@ import polars as pl
 import pyarrow.dataset as ds
 import pytest
 
-from schemas import reader_partitioning
+from newsbeam.schemas import reader_partitioning
 from tests.conftest import ROOT, SEEDS, read_manifest, run_cli
 
 pytestmark = pytest.mark.slow

@@ -10,10 +10,8 @@ from apache_beam.testing.util import assert_that, equal_to
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas import reader_partitioning
-from tests.conftest import read_manifest, run_cli
-from tests.test_extract import doc
-from transforms.enrich import (
+from newsbeam.schemas import reader_partitioning
+from newsbeam.transforms.enrich import (
     BalanceBatchesFn,
     EnrichEntities,
     ModelNotFoundError,
@@ -27,8 +25,10 @@ from transforms.enrich import (
     resolve_people,
     trim_span,
 )
-from transforms.extract import extract_article
-from transforms.validate import validate_article
+from newsbeam.transforms.extract import extract_article
+from newsbeam.transforms.validate import validate_article
+from tests.conftest import read_manifest, run_cli
+from tests.test_extract import doc
 
 
 @pytest.mark.parametrize(

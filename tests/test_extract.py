@@ -9,9 +9,14 @@ import apache_beam as beam
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from schemas import RawDocument
-from transforms.cleaner import line_keys
-from transforms.extract import ExtractArticles, content_sha256, extract_article, find_templates
+from newsbeam.schemas import RawDocument
+from newsbeam.transforms.cleaner import line_keys
+from newsbeam.transforms.extract import (
+    ExtractArticles,
+    content_sha256,
+    extract_article,
+    find_templates,
+)
 
 PARAGRAPHS = [
     "The city council approved the new transit budget on Monday after a debate that ran "

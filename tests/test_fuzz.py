@@ -21,9 +21,9 @@ from collections import Counter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from schemas.text import WORD as _WORD
+from newsbeam.schemas.text import WORD as _WORD
+from newsbeam.transforms.cleaner import clean_text, repair
 from tests.bounded import CPU_BOUND_SMALL
-from transforms.cleaner import clean_text, repair
 
 FUZZ_EXAMPLES = int(os.environ.get("NEWSBEAM_FUZZ_EXAMPLES", "0"))
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from transforms.cleaner import clean_text
+from newsbeam.transforms.cleaner import clean_text
 
 BODY = [
     "The city council approved the new transit budget on Monday after a long debate.",

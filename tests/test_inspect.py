@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from pipeline.cli import EXIT_BROKEN_PIPE, EXIT_USAGE, main
-from pipeline.stats import (
+from newsbeam.pipeline.cli import EXIT_BROKEN_PIPE, EXIT_USAGE, main
+from newsbeam.pipeline.stats import (
     BoilerplateStats,
     CopiedStory,
     DuplicateStats,
@@ -17,7 +17,7 @@ from pipeline.stats import (
     RejectStats,
     read_output,
 )
-from pipeline.summary import cell, inspect_text, run_summary, size, text_table
+from newsbeam.pipeline.summary import cell, inspect_text, run_summary, size, text_table
 from tests.conftest import ROOT, read_manifest
 from tests.outputs import A1, write_output
 
@@ -182,7 +182,7 @@ def test_inspect_names_a_folder_that_is_no_output(capsys, tmp_path):
 def test_inspect_into_a_pager_that_quits_early_stops_quietly(tmp_path):
     folder = write_output(tmp_path / "out")
     process = subprocess.Popen(
-        [sys.executable, "-m", "pipeline", "inspect", str(folder)],
+        [sys.executable, "-m", "newsbeam", "inspect", str(folder)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from transforms import metadata as meta
+from newsbeam.transforms import metadata as meta
 
 
 @pytest.mark.parametrize(

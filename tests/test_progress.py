@@ -21,8 +21,8 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from pipeline.build import build_pipeline
-from pipeline.progress import (
+from newsbeam.pipeline.build import build_pipeline
+from newsbeam.pipeline.progress import (
     STAGES,
     ProgressState,
     Stage,
@@ -139,12 +139,12 @@ def test_disabled_progress_leaves_the_pipeline_alone(tmp_path):
 
 
 def run_in_terminal(*args: str, timeout: float = 600) -> tuple[int, str]:
-    """`python -m pipeline ARGS` with stdin, stdout and stderr on a pseudo-terminal, as a person
+    """`python -m newsbeam ARGS` with stdin, stdout and stderr on a pseudo-terminal, as a person
     runs it; returns the exit code and everything the terminal received."""
     controller, terminal = pty.openpty()
     fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 250, 0, 0))
     process = subprocess.Popen(
-        [sys.executable, "-m", "pipeline", *args],
+        [sys.executable, "-m", "newsbeam", *args],
         cwd=ROOT,
         stdin=terminal,
         stdout=terminal,

@@ -11,8 +11,15 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from schemas import RawDocument, Reject
-from transforms.read import DecodeError, MatchInputs, ReadDocuments, decode, input_kind, parse_file
+from newsbeam.schemas import RawDocument, Reject
+from newsbeam.transforms.read import (
+    DecodeError,
+    MatchInputs,
+    ReadDocuments,
+    decode,
+    input_kind,
+    parse_file,
+)
 
 ARTICLE = "Officials met on Tuesday to discuss the budget. “It was productive,” one said.\n"
 

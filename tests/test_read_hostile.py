@@ -18,13 +18,19 @@ from apache_beam.testing.util import assert_that, equal_to
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from schemas import REJECT_SCHEMA, RawDocument, Reject, to_row
+from newsbeam.schemas import REJECT_SCHEMA, RawDocument, Reject, to_row
+from newsbeam.transforms import read
+from newsbeam.transforms.extract import extract_article
+from newsbeam.transforms.read import (
+    MatchInputs,
+    ParseFileFn,
+    ReadDocuments,
+    display_path,
+    parse_file,
+)
+from newsbeam.transforms.validate import validate_article
 from tests.bounded import CPU_BOUND, run_bounded
 from tests.test_encoding import sloppy_windows_1252
-from transforms import read
-from transforms.extract import extract_article
-from transforms.read import MatchInputs, ParseFileFn, ReadDocuments, display_path, parse_file
-from transforms.validate import validate_article
 
 ARTICLE = (
     "The minister’s “final” offer was rejected by the café owners’ union on Tuesday after a "

@@ -12,8 +12,14 @@ import shutil
 import duckdb
 import pytest
 
-from pipeline.cli import EXIT_USAGE, main
-from schemas import ARTICLE_SCHEMA, DUPLICATE_SCHEMA, ENTITY_SCHEMA, INDEX_SCHEMA, REJECT_SCHEMA
+from newsbeam.pipeline.cli import EXIT_USAGE, main
+from newsbeam.schemas import (
+    ARTICLE_SCHEMA,
+    DUPLICATE_SCHEMA,
+    ENTITY_SCHEMA,
+    INDEX_SCHEMA,
+    REJECT_SCHEMA,
+)
 from tests.conftest import ROOT
 
 TESTS = ROOT / "tests"

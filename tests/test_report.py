@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from pipeline.cli import main
-from pipeline.report import (
+from newsbeam.pipeline.cli import main
+from newsbeam.pipeline.report import (
     OTHER_COLOUR,
     PALETTE,
     Bar,
@@ -28,7 +28,7 @@ from pipeline.report import (
     render_report,
     time_bins,
 )
-from pipeline.stats import read_output
+from newsbeam.pipeline.stats import read_output
 from tests.outputs import write_output
 
 CHROMIUM = Path("/usr/bin/chromium")

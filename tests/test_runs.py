@@ -9,10 +9,16 @@ import platform
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, TypeOptions
 
-from pipeline.build import new_pipeline
-from pipeline.runs import chunk_size, local_workers, release_memory, run_in_chunks, run_pipeline
+from newsbeam.pipeline.build import new_pipeline
+from newsbeam.pipeline.runs import (
+    chunk_size,
+    local_workers,
+    release_memory,
+    run_in_chunks,
+    run_pipeline,
+)
+from newsbeam.transforms.read import match_files
 from tests.conftest import ROOT
-from transforms.read import match_files
 
 
 def test_a_chunk_holds_chunk_files_for_each_worker():

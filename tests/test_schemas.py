@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
-from schemas import (
+from newsbeam.schemas import (
     ARTICLE_SCHEMA,
     DUPLICATE_SCHEMA,
     ENTITY_SCHEMA,
@@ -27,7 +27,7 @@ from schemas import (
     Reject,
     to_row,
 )
-from transforms.enrich import MAX_NER_CHARS
+from newsbeam.transforms.enrich import MAX_NER_CHARS
 
 
 def test_article_schema_is_explicit_and_complete():

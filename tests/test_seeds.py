@@ -7,11 +7,11 @@ import json
 import pyarrow.dataset as ds
 import pytest
 
-from schemas import reader_partitioning
+from newsbeam.schemas import reader_partitioning
+from newsbeam.transforms.enrich import person_key
+from newsbeam.transforms.extract import extract_article
+from newsbeam.transforms.read import parse_file
 from tests.conftest import EXPECTED, ROOT, SEEDS
-from transforms.enrich import person_key
-from transforms.extract import extract_article
-from transforms.read import parse_file
 
 CASES = sorted(EXPECTED.glob("*.json"))
 

@@ -23,14 +23,14 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to_per_window
 from apache_beam.transforms.window import GlobalWindow, IntervalWindow, TimestampedValue
 
-from pipeline.build import apply_streaming, build_streaming_pipeline
-from pipeline.options import NewsbeamOptions
-from pipeline.streaming import StopFlag, Watcher, due, window_end, window_tag_of
-from schemas import UNDATED, Reject
+from newsbeam.pipeline.build import apply_streaming, build_streaming_pipeline
+from newsbeam.pipeline.options import NewsbeamOptions
+from newsbeam.pipeline.streaming import StopFlag, Watcher, due, window_end, window_tag_of
+from newsbeam.schemas import UNDATED, Reject
+from newsbeam.transforms.ledger import is_recorded
+from newsbeam.transforms.stream import message_uri, parse_message
+from newsbeam.transforms.write import file_stem, window_tag
 from tests.conftest import SEEDS
-from transforms.ledger import is_recorded
-from transforms.stream import message_uri, parse_message
-from transforms.write import file_stem, window_tag
 
 RUN = "test-run"
 A = IntervalWindow(0, 60)

@@ -20,7 +20,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from schemas import reader_partitioning
+from newsbeam.schemas import reader_partitioning
 from tests.conftest import ROOT, SEEDS, read_manifest, run_cli
 
 pytestmark = pytest.mark.slow

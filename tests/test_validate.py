@@ -6,10 +6,10 @@ import apache_beam as beam
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from schemas import Article, Reject
+from newsbeam.schemas import Article, Reject
+from newsbeam.transforms.extract import extract_article
+from newsbeam.transforms.validate import ValidateArticles, validate_article
 from tests.test_extract import PARAGRAPHS, doc
-from transforms.extract import extract_article
-from transforms.validate import ValidateArticles, validate_article
 
 
 def fields(**overrides):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from transforms.dedup import body_signature, estimated_jaccard, word_shingles
-from transforms.words import count_words, words
+from newsbeam.transforms.dedup import body_signature, estimated_jaccard, word_shingles
+from newsbeam.transforms.words import count_words, words
 
 CHINESE = (
     "新华社北京三月二日电国家主席习近平今天在人民大会堂会见了来访的外国领导人"

@@ -17,11 +17,17 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from schemas import ARTICLE_SCHEMA, REJECT_SCHEMA, Article, Reject, reader_partitioning, to_row
-from tests.test_extract import PARAGRAPHS, doc
-from transforms.extract import extract_article
-from transforms.validate import validate_article
-from transforms.write import (
+from newsbeam.schemas import (
+    ARTICLE_SCHEMA,
+    REJECT_SCHEMA,
+    Article,
+    Reject,
+    reader_partitioning,
+    to_row,
+)
+from newsbeam.transforms.extract import extract_article
+from newsbeam.transforms.validate import validate_article
+from newsbeam.transforms.write import (
     DEFAULT_PARTITION_BY,
     ReadWrittenKeysFn,
     SkipWritten,
@@ -35,6 +41,7 @@ from transforms.write import (
     write_parquet,
     written_by_run,
 )
+from tests.test_extract import PARAGRAPHS, doc
 
 
 def article(uri: str, source: str, published_at: datetime | None) -> Article:

@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from schemas.text import shingles, tokens
+from newsbeam.schemas.text import shingles, tokens
 
 PRECISION, DEFAULT, READABILITY, RESILIPARSE = (
     "trafilatura_precision",

@@ -24,9 +24,9 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from schemas import Boilerplate
-from schemas.text import WORD as _WORD
-from transforms import metadata as meta
+from newsbeam.schemas import Boilerplate
+from newsbeam.schemas.text import WORD as _WORD
+from newsbeam.transforms import metadata as meta
 
 _ESCAPE = re.compile(
     r"\\u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-fA-F]{2})|\\u([0-9a-fA-F]{4})"

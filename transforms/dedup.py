@@ -51,11 +51,11 @@ from apache_beam.io import fileio
 from apache_beam.metrics import Metrics
 from datasketch import MinHash, MinHashLSH
 
-from schemas import Article, Duplicate, IndexEntry
-from transforms.defaults import DEFAULT_NEAR_DUPLICATE_THRESHOLD
-from transforms.routing import SplitOff
-from transforms.words import WORD
-from transforms.write import EarlierOutputFiles, read_output_columns, table_patterns
+from newsbeam.schemas import Article, Duplicate, IndexEntry
+from newsbeam.transforms.defaults import DEFAULT_NEAR_DUPLICATE_THRESHOLD
+from newsbeam.transforms.routing import SplitOff
+from newsbeam.transforms.words import WORD
+from newsbeam.transforms.write import EarlierOutputFiles, read_output_columns, table_patterns
 
 SHINGLE_WORDS = 5
 NUM_PERM = 128

@@ -33,7 +33,7 @@ import charset_normalizer
 from charset_normalizer.md import mess_ratio
 from ftfy import TextFixerConfig, fix_encoding_and_explain
 
-from schemas import Boilerplate, valid_unicode
+from newsbeam.schemas import Boilerplate, valid_unicode
 
 ENCODING_REPAIR = "encoding_repair"
 MAX_CONTROL_SHARE = 0.02

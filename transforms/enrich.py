@@ -29,10 +29,10 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.utils import shared
 
-from schemas import Article, Entity, EntityRow, Reject
-from transforms.defaults import DEFAULT_MODEL
-from transforms.routing import SplitOff, chunked
-from transforms.timing import stage_timer, timed
+from newsbeam.schemas import Article, Entity, EntityRow, Reject
+from newsbeam.transforms.defaults import DEFAULT_MODEL
+from newsbeam.transforms.routing import SplitOff, chunked
+from newsbeam.transforms.timing import stage_timer, timed
 
 NAMED_LABELS = frozenset(
     {

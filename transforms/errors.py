@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
-from schemas import ErrorDetail
+from newsbeam.schemas import ErrorDetail
 
 
 def error_details(error: ValidationError) -> list[ErrorDetail]:

@@ -17,13 +17,13 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from schemas import Boilerplate, Provenance, RawDocument, Reject, storable
-from schemas.text import WORD as _WORD
-from transforms import metadata as meta
-from transforms.candidates import MIN_SUPPORT, PRECISION, combine, run_candidates
-from transforms.cleaner import clean_text, line_keys
-from transforms.routing import SplitOff
-from transforms.timing import stage_timer, timed
+from newsbeam.schemas import Boilerplate, Provenance, RawDocument, Reject, storable
+from newsbeam.schemas.text import WORD as _WORD
+from newsbeam.transforms import metadata as meta
+from newsbeam.transforms.candidates import MIN_SUPPORT, PRECISION, combine, run_candidates
+from newsbeam.transforms.cleaner import clean_text, line_keys
+from newsbeam.transforms.routing import SplitOff
+from newsbeam.transforms.timing import stage_timer, timed
 
 NO_ARTICLE = "no_article_found"
 

@@ -26,10 +26,10 @@ from apache_beam.io.filesystem import CompressionTypes, FileMetadata
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
-from transforms.read import display_path, read_head
-from transforms.routing import SplitOff
-from transforms.stream import stream_windows
-from transforms.write import (
+from newsbeam.transforms.read import display_path, read_head
+from newsbeam.transforms.routing import SplitOff
+from newsbeam.transforms.stream import stream_windows
+from newsbeam.transforms.write import (
     INPUTS,
     EarlierOutputFiles,
     build_manifest,

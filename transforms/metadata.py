@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from slugify import slugify as _slugify
 
-from schemas.text import WORD as _WORD
+from newsbeam.schemas.text import WORD as _WORD
 
 MAX_META_LINE = 300
 EARLIEST_DATE = datetime(1990, 1, 1, tzinfo=UTC)

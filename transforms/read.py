@@ -35,12 +35,18 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 from pydantic import ValidationError
 
-from schemas import Boilerplate, RawDocument, Reject
-from schemas.models import JsonlRecord
-from transforms.encoding import Decoded, DecodeError, decode_bytes, decode_lines, repair_text
-from transforms.errors import error_details
-from transforms.routing import SplitOff
-from transforms.timing import stage_timer, timed
+from newsbeam.schemas import Boilerplate, RawDocument, Reject
+from newsbeam.schemas.models import JsonlRecord
+from newsbeam.transforms.encoding import (
+    Decoded,
+    DecodeError,
+    decode_bytes,
+    decode_lines,
+    repair_text,
+)
+from newsbeam.transforms.errors import error_details
+from newsbeam.transforms.routing import SplitOff
+from newsbeam.transforms.timing import stage_timer, timed
 
 __all__ = ["DecodeError", "MatchInputs", "ReadDocuments", "decode", "input_kind", "parse_file"]
 

@@ -34,9 +34,9 @@ from apache_beam.transforms import trigger
 from apache_beam.transforms.window import FixedWindows, TimestampedValue
 from apache_beam.utils.timestamp import Duration, Timestamp
 
-from schemas import RawDocument, Reject
-from transforms.read import Fingerprint, parse_record
-from transforms.routing import SplitOff
+from newsbeam.schemas import RawDocument, Reject
+from newsbeam.transforms.read import Fingerprint, parse_record
+from newsbeam.transforms.routing import SplitOff
 
 
 def stream_windows(

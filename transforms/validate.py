@@ -8,10 +8,10 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from pydantic import ValidationError
 
-from schemas import Article, Reject
-from transforms.errors import error_details
-from transforms.routing import SplitOff
-from transforms.timing import stage_timer, timed
+from newsbeam.schemas import Article, Reject
+from newsbeam.transforms.errors import error_details
+from newsbeam.transforms.routing import SplitOff
+from newsbeam.transforms.timing import stage_timer, timed
 
 
 def validate_article(fields: dict[str, Any], min_words: int = 1) -> Article | Reject:

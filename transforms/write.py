@@ -54,10 +54,10 @@ from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import BoundedWindow, IntervalWindow
 from pydantic import BaseModel
 
-from schemas import INPUT_SCHEMA, Article, Counts, InputFile, Manifest, to_row
-from transforms.defaults import DEFAULT_PARTITION_BY, PARTITION_BY
-from transforms.routing import chunked
-from transforms.timing import stage_timer, timed
+from newsbeam.schemas import INPUT_SCHEMA, Article, Counts, InputFile, Manifest, to_row
+from newsbeam.transforms.defaults import DEFAULT_PARTITION_BY, PARTITION_BY
+from newsbeam.transforms.routing import chunked
+from newsbeam.transforms.timing import stage_timer, timed
 
 ROWS_PER_FILE = 100_000
 ROWS_PER_GROUP = 5_000

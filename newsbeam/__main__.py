@@ -1,0 +1,7 @@
+"""`python -m newsbeam run …` is the same as `newsbeam run …`."""
+
+import sys
+
+from newsbeam.pipeline.cli import main
+
+sys.exit(main())
