@@ -3,21 +3,31 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+RUNTIME := $(VENV)/.runtime
+CONSTRAINTS := constraints.txt
 OUT    ?= out
 
-.PHONY: install run test test-fast lint eval dedup-eval bench report-png clean
+.PHONY: install run test test-fast lint eval dedup-eval bench report-png constraints clean
 BENCHMARK ?= ../shared/benchmarks/aeb-dev
 EVAL_SETS ?= ../shared/benchmarks/aeb-dev ../shared/benchmarks/dragnet-dev
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml setup.py
+# The project with its dev extras (tests, linters), at the versions of constraints.txt.
+$(STAMP): pyproject.toml setup.py $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e '.[dev]'
+	touch $(RUNTIME) $(STAMP)
 
-run: install
+# The project alone (what `make run` needs), unless `make install` already put in more.
+$(RUNTIME): pyproject.toml setup.py $(CONSTRAINTS)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e .
+	touch $(RUNTIME)
+
+run: $(RUNTIME)
 	$(BIN)/newsbeam run --input 'seeds/*.txt' --output $(OUT)
 
 test: install lint
@@ -50,6 +60,12 @@ report-png: install
 	  --hide-scrollbars --window-size=1000,2400 --screenshot=docs/report.png \
 	  file://$$tmp/report.html 2>/dev/null; \
 	status=$$?; rm -rf $$tmp; exit $$status
+
+# constraints.txt from what .venv holds now (after changing a range in pyproject.toml and
+# installing): every package pinned, newsbeam itself and pip left out.
+constraints: install
+	{ sed -n '1,2p' $(CONSTRAINTS); $(BIN)/pip list --format=freeze --exclude-editable \
+	  | grep -vi '^newsbeam=\|^pip='; } > $(CONSTRAINTS).new && mv $(CONSTRAINTS).new $(CONSTRAINTS)
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache *.egg-info

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from packaging.requirements import Requirement
 
 from newsbeam.pipeline.launch import template_options
 from newsbeam.pipeline.options import NewsbeamOptions
@@ -99,8 +100,12 @@ def test_a_launch_with_every_parameter_parses_into_the_pipeline_options():
 
 def test_the_image_is_the_beam_sdk_of_the_pinned_version_with_the_three_packages():
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    beam_pin = next(d for d in pyproject["project"]["dependencies"] if d.startswith("apache-beam"))
-    version = beam_pin.split("==")[1]
+    beam_range = next(
+        Requirement(d) for d in pyproject["project"]["dependencies"] if d.startswith("apache-beam")
+    )
+    constraints = (ROOT / "constraints.txt").read_text()
+    version = re.search(r"^apache-beam==(\S+)$", constraints, flags=re.M).group(1)
+    assert version in beam_range.specifier
     dockerfile = (DEPLOY / "dataflow" / "Dockerfile").read_text()
     assert f"FROM apache/beam_python3.11_sdk:{version}\n" in dockerfile
     assert "python_template_launcher" in dockerfile
@@ -115,7 +120,7 @@ def test_the_image_is_the_beam_sdk_of_the_pinned_version_with_the_three_packages
         assert f"COPY {folder} {folder}\n" in dockerfile
     assert (
         "COPY pyproject.toml setup.py" in dockerfile
-        and "pip install --no-cache-dir ." in dockerfile
+        and "pip install --no-cache-dir -c constraints.txt ." in dockerfile
     )
     assert 'FLEX_TEMPLATE_PYTHON_PY_FILE="${WORKDIR}/main.py"' in dockerfile
     assert 'FLEX_TEMPLATE_PYTHON_SETUP_FILE="${WORKDIR}/setup.py"' in dockerfile
