@@ -1,5 +1,6 @@
 """Words and shingles: the one tokenizer for word counts, content hashes, agreement between
-extractors and the extraction benchmark's score (`\\w+` runs, 4-token shingles)."""
+extractors and the extraction benchmark's score (`\\w+` runs, 4-token shingles); and `words`,
+which also splits the scripts written without spaces, for near-duplicate shingles."""
 
 from __future__ import annotations
 
@@ -14,6 +15,20 @@ SHINGLE = 4
 def tokens(text: str | None) -> list[str]:
     """The `\\w+` runs of a text, in order."""
     return WORD.findall(text or "")
+
+
+# Hiragana, katakana (and its phonetic extensions, half-width forms), CJK ideographs (the
+# unified block, extension A, compatibility ideographs): scripts written without spaces between
+# words, in which a `\\w+` run is a whole clause, so a 5-word shingle of runs means nothing.
+# Korean separates words with spaces; Thai, also unspaced, would need a dictionary segmenter.
+_UNSPACED = "\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+WORDS = re.compile(rf"[{_UNSPACED}]|[^\W{_UNSPACED}]+")
+
+
+def words(text: str | None) -> list[str]:
+    """The words of a text in order: `\\w+` runs, and each Chinese character and Japanese kana
+    on its own. Equal `tokens` give equal `words`."""
+    return WORDS.findall(text or "")
 
 
 def shingles(words: Sequence[str], n: int = SHINGLE) -> Counter[tuple[str, ...]]:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from newsbeam.schemas.text import words
 from newsbeam.transforms.dedup import body_signature, estimated_jaccard, word_shingles
-from newsbeam.transforms.words import count_words, words
 
 CHINESE = (
     "新华社北京三月二日电国家主席习近平今天在人民大会堂会见了来访的外国领导人"
@@ -25,7 +25,7 @@ def test_latin_text_counts_runs_as_before():
 
 
 def test_each_chinese_character_and_kana_is_a_word():
-    assert count_words(CHINESE) == len(CHINESE)
+    assert len(words(CHINESE)) == len(CHINESE)
     assert words("東京でニュース") == ["東", "京", "で", "ニ", "ュ", "ー", "ス"]
     assert words("新华社 Xinhua 报道") == ["新", "华", "社", "Xinhua", "报", "道"]
 

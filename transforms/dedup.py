@@ -12,7 +12,7 @@ Every copy that is not written goes to `duplicates/`, pointing at the article ke
 Near duplicates, every step deterministic so that every runner and every rerun agree:
 1. Exact copies are grouped by content hash; the first in keep order represents the story.
 2. Each story gets a MinHash signature: NUM_PERM slots, datasketch's "affine32" scheme with a fixed
-   seed, SHA-1 of each SHINGLE_WORDS-word shingle of the case-folded words (`transforms.words`:
+   seed, SHA-1 of each SHINGLE_WORDS-word shingle of the case-folded words (`schemas.text.words`:
    `\\w+` runs, a CJK character each; equal `\\w+` runs, which `content_sha256` hashes, give
    equal words, so exact copies always have equal signatures).
 3. The signature is cut into b bands of r slots (datasketch's optimum for the threshold, weighted
@@ -52,9 +52,9 @@ from apache_beam.metrics import Metrics
 from datasketch import MinHash, MinHashLSH
 
 from newsbeam.schemas import Article, Duplicate, IndexEntry
+from newsbeam.schemas.text import WORDS
 from newsbeam.transforms.defaults import DEFAULT_NEAR_DUPLICATE_THRESHOLD
 from newsbeam.transforms.routing import SplitOff
-from newsbeam.transforms.words import WORD
 from newsbeam.transforms.write import EarlierOutputFiles, read_output_columns, table_patterns
 
 SHINGLE_WORDS = 5
@@ -65,7 +65,7 @@ SKETCH = f"minhash-affine32-sha1-seed{MINHASH_SEED}-perm{NUM_PERM}-words{SHINGLE
 
 Signature = tuple[int, ...]
 
-_WORD = WORD  # `\w+` runs and each CJK character (`transforms.words`)
+_WORD = WORDS  # `\w+` runs and each CJK character (`schemas.text.words`)
 _LATEST = datetime.max.replace(tzinfo=UTC)
 
 
@@ -73,7 +73,7 @@ _LATEST = datetime.max.replace(tzinfo=UTC)
 
 
 def word_shingles(body: str, size: int = SHINGLE_WORDS) -> set[str]:
-    """The set of `size`-word shingles of the case-folded words of `body` (`transforms.words`).
+    """The set of `size`-word shingles of the case-folded words of `body` (`schemas.text.words`).
 
     A body of `size` words or fewer is one shingle; a body without a word has none.
     """
