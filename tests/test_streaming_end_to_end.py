@@ -47,7 +47,7 @@ def test_a_streaming_run_writes_files_as_they_arrive_and_stops_cleanly_on_sigint
         [
             sys.executable,
             "-m",
-            "pipeline",
+            "newsbeam",
             "run",
             "--streaming",
             "--input",
