@@ -1,7 +1,7 @@
 """`make eval`: score newsbeam's extraction on article-extraction benchmark folders.
 
-    python -m newsbeam.pipeline.evaluate ../shared/benchmarks/aeb-dev ../shared/benchmarks/dragnet-dev
-        [--json eval.json]
+    python -m newsbeam.pipeline.evaluate ../shared/benchmarks/aeb-dev \
+        ../shared/benchmarks/dragnet-dev [--json eval.json]
 
 A folder holds either `html/ID.html.gz` and `ground-truth.json` ({ID: {articleBody, url}}),
 with `peer-output/NAME.json` ({"output": {ID: {articleBody}}}), or `ID.html.gz` and
