@@ -44,9 +44,3 @@ def shingle_counts(truth: str, prediction: str) -> tuple[float, float, float]:
     fn = sum((true - predicted).values())
     total = tp + fp + fn
     return (tp / total, fp / total, fn / total) if total else (0.0, 0.0, 0.0)
-
-
-def shingle_f1(reference: str, text: str) -> float:
-    """F1 of one text's shingles against another's (0.0 when they share none)."""
-    tp, fp, fn = shingle_counts(reference, text)
-    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0

@@ -167,3 +167,10 @@ def test_extract_articles_learns_each_sources_template():
             label="template",
         )
         assert_that(rejects, equal_to([]), label="rejects")
+
+
+def test_words_of_unspaced_scripts_are_counted_one_character_each():
+    story = "新华社北京电 国务院总理今天在北京主持召开常务会议，部署进一步稳定经济运行的措施。"
+    fields = extract_article(doc(content=story), NOW)
+    assert fields["word_count"] == sum(ch.isalpha() for ch in fields["body"])
+    assert extract_article(doc(content=" ".join(["word"] * 30)), NOW)["word_count"] == 30

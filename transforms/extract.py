@@ -19,6 +19,7 @@ from apache_beam.metrics import Metrics
 
 from newsbeam.schemas import Boilerplate, Provenance, RawDocument, Reject, storable
 from newsbeam.schemas.text import WORD as _WORD
+from newsbeam.schemas.text import words
 from newsbeam.transforms import metadata as meta
 from newsbeam.transforms.candidates import MIN_SUPPORT, PRECISION, combine, run_candidates
 from newsbeam.transforms.cleaner import clean_text, line_keys
@@ -273,7 +274,7 @@ def article_fields(
         "provenance": provenance,
         "language": detect_language(body),
         "body": body,
-        "word_count": len(_WORD.findall(body)),
+        "word_count": len(words(body)),  # each CJK character a word, as for shingles
         "boilerplate": audit,
         "content_sha256": content_sha256(body),
         "ingested_at": now,
