@@ -1,6 +1,7 @@
 """Read: match input patterns, open whole files, decode them, and turn them into RawDocuments.
 
-The input kind follows the extension (`.txt`, `.html`/`.htm`, `.jsonl`, each optionally `.gz`);
+The input kind follows the extension (`.txt`, `.html`/`.htm`, `.jsonl`, each optionally `.gz`;
+`.warc`/`.arc`, optionally `.gz`, read record by record by `transforms.warc`);
 compression follows the bytes (a gzip stream is decompressed whatever the name says, a `.gz` file
 that is not gzip is read as it is). Every file or JSONL line that cannot become a RawDocument
 becomes a Reject at stage "read" naming the file, the line, and what to do. `parse_file` never
@@ -21,6 +22,7 @@ Hostile input and what it becomes (docs/hostile-input.md has the whole catalogue
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import zlib
@@ -41,10 +43,18 @@ from transforms.encoding import Decoded, DecodeError, decode_bytes, decode_lines
 from transforms.errors import error_details
 from transforms.routing import SplitOff
 from transforms.timing import stage_timer, timed
+from transforms.warc import HashingReader, warc_documents
 
 __all__ = ["DecodeError", "MatchInputs", "ReadDocuments", "decode", "input_kind", "parse_file"]
 
-KINDS = {".txt": "text", ".html": "html", ".htm": "html", ".jsonl": "jsonl"}
+KINDS = {
+    ".txt": "text",
+    ".html": "html",
+    ".htm": "html",
+    ".jsonl": "jsonl",
+    ".warc": "warc",
+    ".arc": "warc",
+}
 DEFAULT_MAX_BYTES = 50_000_000
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -151,8 +161,11 @@ def parse_file(
         yield reject(
             "unsupported_kind",
             "unsupported file type; newsbeam reads "
-            ".txt, .html, .htm and .jsonl, optionally gzip-compressed (.gz)",
+            ".txt, .html, .htm, .jsonl, .warc and .arc, optionally gzip-compressed (.gz)",
         )
+        return
+    if kind == "warc":  # `--max-bytes` bounds each record, not the whole archive
+        yield from warc_documents(uri, lambda: io.BytesIO(data), max_bytes)
         return
     if len(data) > max_bytes:
         yield reject(
@@ -403,10 +416,14 @@ class MatchInputs(beam.PTransform):
 
 class ParseFileFn(beam.DoFn):
     """Reads one matched file and emits its RawDocuments and Rejects, and with `fingerprint`
-    also one Fingerprint of the file (path, size, checksum) for the ledger of inputs.
+    also one Fingerprint of the file (path, size, checksum) for the ledger of inputs. The
+    RawDocuments of a WARC file go to the `RECORDS` output: one file holds many, to be spread
+    over the workers.
 
     Example input: a fileio.ReadableFile for `seeds/000_383991272e6f6611.txt`.
     """
+
+    RECORDS = "records"
 
     def __init__(self, max_bytes: int, fingerprint: bool = False) -> None:
         self._max_bytes = max_bytes
@@ -426,6 +443,9 @@ class ParseFileFn(beam.DoFn):
         path = readable.metadata.path
         uri = display_path(path)
         self._files.inc()
+        if input_kind(path)[0] == "warc":
+            yield from self._read_archive(readable, uri)
+            return
         try:
             with readable.open() as handle:
                 # One byte past the limit is enough to know the file is too large.
@@ -472,6 +492,85 @@ class ParseFileFn(beam.DoFn):
                 )
             )
 
+    def _read_archive(self, readable: fileio.ReadableFile, uri: str):
+        """A WARC or ARC file, streamed record by record (never whole in memory); its checksum
+        is taken from the same pass."""
+        streams: list[HashingReader] = []
+
+        def open_stream() -> HashingReader:
+            streams.append(HashingReader(readable.open()))
+            return streams[-1]
+
+        emitted = 0
+        try:
+            for record in warc_documents(uri, open_stream, self._max_bytes):
+                emitted += 1
+                if isinstance(record, Reject):
+                    yield self._reject(record)
+                else:
+                    self._documents.inc()
+                    yield beam.pvalue.TaggedOutput(self.RECORDS, record)
+            if self._fingerprint and streams:
+                streams[-1].drain()
+                yield Fingerprint(uri, streams[-1].size, streams[-1].sha256())
+        except OSError as error:
+            yield self._reject(
+                Reject(
+                    source_uri=uri,
+                    stage="read",
+                    reason="unreadable_file",
+                    message=f"{uri}: cannot read ({error}) after {emitted} records; "
+                    "check that it exists and is readable",
+                )
+            )
+        except Exception as error:  # warc_documents never raises for bad content; keep the file
+            yield self._reject(
+                Reject(
+                    source_uri=uri,
+                    stage="read",
+                    reason="reader_error",
+                    message=f"{uri}: reading failed after {emitted} records "
+                    f"({type(error).__name__}: {error}); please report it with the file",
+                )
+            )
+        finally:
+            for stream in streams:
+                stream.close()
+        if streams:
+            self._bytes.update(streams[-1].size)
+
+
+def _spread_key(document: RawDocument) -> tuple[int, RawDocument]:
+    # An int key (string keys group wrongly on Dask's distributed scheduler: beam issue 29365).
+    return zlib.crc32(document.source_uri.encode("utf-8")), document
+
+
+class ParseFiles(beam.PTransform):
+    """ReadableFiles → their records (RawDocuments, Rejects and, with `fingerprint`,
+    Fingerprints), the records of a multi-record archive (WARC) spread over the workers by a
+    shuffle, so that one big archive is extracted by every worker, not only the one that read
+    it. `spread=False` (a streaming run, whose windows carry their own triggers) leaves them."""
+
+    def __init__(self, max_bytes: int, fingerprint: bool = False, spread: bool = True) -> None:
+        super().__init__()
+        self._max_bytes = max_bytes
+        self._fingerprint = fingerprint
+        self._spread = spread
+
+    def expand(self, readables):
+        parsed = readables | "ParseEachFile" >> beam.ParDo(
+            ParseFileFn(self._max_bytes, self._fingerprint)
+        ).with_outputs(ParseFileFn.RECORDS, main="files")
+        records = parsed[ParseFileFn.RECORDS]
+        if self._spread:
+            records = (
+                records
+                | "KeyRecords" >> beam.Map(_spread_key)
+                | "ShuffleRecords" >> beam.GroupByKey()
+                | "UnkeyRecords" >> beam.FlatMap(lambda keyed: keyed[1])
+            )
+        return (parsed.files, records) | "CollectRecords" >> beam.Flatten()
+
 
 class ReadDocuments(beam.PTransform):
     """Matched files (FileMetadata, or paths) → (RawDocuments, Rejects)."""
@@ -484,7 +583,7 @@ class ReadDocuments(beam.PTransform):
         return (
             paths
             | "OpenFiles" >> fileio.ReadMatches(compression=CompressionTypes.UNCOMPRESSED)
-            | "ParseFiles" >> beam.ParDo(ParseFileFn(self._max_bytes))
+            | "ParseFiles" >> ParseFiles(self._max_bytes)
             | "SplitRejects" >> SplitOff(Reject)
         )
 
@@ -494,15 +593,16 @@ class ReadInputFiles(beam.PTransform):
     Fingerprint per file read, which the ledger of inputs (`_inputs/`) records. A file that
     cannot be opened has no Fingerprint: it is a Reject and is tried again by the next run."""
 
-    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES, spread: bool = True) -> None:
         super().__init__()
         self._max_bytes = max_bytes
+        self._spread = spread
 
     def expand(self, paths: beam.PCollection[FileMetadata]):
         records, fingerprints = (
             paths
             | "OpenFiles" >> fileio.ReadMatches(compression=CompressionTypes.UNCOMPRESSED)
-            | "ParseFiles" >> beam.ParDo(ParseFileFn(self._max_bytes, fingerprint=True))
+            | "ParseFiles" >> ParseFiles(self._max_bytes, fingerprint=True, spread=self._spread)
             | "SplitFingerprints" >> SplitOff(Fingerprint)
         )
         documents, rejects = records | "SplitRejects" >> SplitOff(Reject)
