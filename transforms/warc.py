@@ -15,9 +15,12 @@ Which records are documents, and what becomes of them:
 - rejected, with the reason and a message naming `FILE#offset=N`: HTTP status other than 2xx
   (`http_status_404`, "http status 404"), a body that is not HTML (`not_html`, "not html:
   image/jpeg"), an empty body (`empty_body`), a body over `max_bytes` (`too_large`), bytes that
-  are not text (`binary_file`), a record shorter than its Content-Length or a broken gzip member
-  (`truncated_record`: the records before it are kept), and a file that warcio cannot parse
-  past some point (`corrupt_warc`, naming the offset: the records before it are kept).
+  are not text (`binary_file`);
+- a record cut short (fewer bytes than its Content-Length, headers that end with the file, a
+  broken gzip member, anything warcio cannot parse) is one `truncated_record` Reject at its
+  offset, and ends the file: the records before it are kept;
+- a file that is not a WARC or ARC file at all is one `not_warc` Reject, an empty one
+  `empty_file`.
 
 Decoding an HTML body: the HTTP Content-Type charset, then the page's own `<meta charset>`, each
 only if the bytes decode cleanly in it (UTF-8 wins over a declared single-byte Western charset
@@ -28,7 +31,6 @@ when the bytes are valid UTF-8: that label is the commonest wrong one), then
 from __future__ import annotations
 
 import codecs
-import gzip
 import hashlib
 import re
 import zlib
@@ -156,6 +158,41 @@ class _Truncated(Exception):
     """A record shorter than its Content-Length: the file ends (or its gzip member breaks)."""
 
 
+class _Tail:
+    """A binary stream that counts the bytes read through it and keeps the last few, so that
+    what is left after warcio's last record can be told apart from end-of-file padding."""
+
+    KEEP = 4096
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self.size = 0
+        self.tail = b""
+
+    @property
+    def cut_short(self) -> bool:
+        """The stream below ended early (a whole-file gzip stream that is truncated)."""
+        return bool(getattr(self._stream, "cut_short", False))
+
+    def _seen(self, data: bytes) -> bytes:
+        self.size += len(data)
+        self.tail = (self.tail + data)[-self.KEEP :]
+        return data
+
+    def read(self, size: int = -1) -> bytes:
+        return self._seen(self._stream.read(size))
+
+    def rest_after(self, offset: int) -> bytes | None:
+        """The bytes from `offset` to the end of the stream (read to the end first); None when
+        they are more than KEEP bytes."""
+        while self.read(_CHUNK):
+            pass
+        left = self.size - offset
+        if left <= 0:
+            return b""
+        return self.tail[-left:] if left <= len(self.tail) else None
+
+
 def _read_body(record: Any, max_bytes: int) -> tuple[bytes, bool]:
     """(the record's payload, up to max_bytes + 1 bytes, whether it is complete). warcio undoes
     chunked transfer encoding and gzip/deflate content encoding. A record whose stored block ends
@@ -172,7 +209,8 @@ def _read_body(record: Any, max_bytes: int) -> tuple[bytes, bool]:
 
 
 def record_document(where: str, record: Any, max_bytes: int) -> RawDocument | Reject:
-    """One `response` or `resource` record → a RawDocument, or a Reject saying why not."""
+    """One `response` or `resource` record → a RawDocument, or a Reject saying why not. Raises
+    _Truncated for a record shorter than its Content-Length."""
     headers = record.rec_headers
     http = record.http_headers
 
@@ -193,14 +231,7 @@ def record_document(where: str, record: Any, max_bytes: int) -> RawDocument | Re
         )
     content_type = (http or headers).get_header("Content-Type")
     media, charset = parse_content_type(content_type)
-    try:
-        body, complete = _read_body(record, max_bytes)
-    except _Truncated as error:
-        return reject(
-            "truncated_record",
-            f"the record is cut short ({error}); the records before it were read; "
-            "re-download the file",
-        )
+    body, complete = _read_body(record, max_bytes)
     if not complete:
         return reject(
             "too_large", f"the body is over {max_bytes:,} bytes; raise --max-bytes to read it"
@@ -235,67 +266,168 @@ def record_document(where: str, record: Any, max_bytes: int) -> RawDocument | Re
     )
 
 
+class _Gunzip:
+    """A whole-file gzip stream, decompressed as it is read. Unlike `gzip.GzipFile`, which raises
+    EOFError (and loses the block it was decompressing) when the file ends early, it ends the
+    stream there and says so (`cut_short`), so that the records before the cut are read."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self._inflate = zlib.decompressobj(wbits=31)
+        self._pending = b""
+        self._buffer = b""
+        self._position = 0
+        self._done = False
+        self.cut_short = False
+
+    def _fill(self) -> bool:
+        """Decompress the next piece into the buffer; False at the end of the stream."""
+        while not self._done:
+            data = self._pending or self._stream.read(1 << 16)
+            if not data:
+                self._done = True
+                self.cut_short = not self._inflate.eof  # the file ends inside a member
+                return False
+            if self._inflate.eof:  # another member follows
+                self._inflate = zlib.decompressobj(wbits=31)
+            try:
+                self._buffer, self._position = self._inflate.decompress(data), 0
+            except zlib.error:
+                self._done = self.cut_short = True
+                return False
+            self._pending = self._inflate.unused_data
+            if self._buffer:
+                return True
+        return False
+
+    def read(self, size: int = -1) -> bytes:
+        out = bytearray()
+        while size < 0 or len(out) < size:
+            if self._position >= len(self._buffer) and not self._fill():
+                break
+            end = len(self._buffer) if size < 0 else self._position + size - len(out)
+            piece = self._buffer[self._position : end]
+            out += piece
+            self._position += len(piece)
+        return bytes(out)
+
+
+class _Pass:
+    """How far one pass over a file got: records passed, documents emitted, and the offset of
+    the record being read."""
+
+    def __init__(self) -> None:
+        self.seen = 0
+        self.emitted = 0
+        self.offset = 0
+        self.records: ArchiveIterator | None = None
+
+    @property
+    def failed_at(self) -> int:
+        """Where reading stopped: the start of the record warcio was in (its `offset` is the
+        start of the current record, or the end of the last one between records)."""
+        return self.records.offset if self.records is not None else self.offset
+
+
 def _records(
-    uri: str, stream: BinaryIO, max_bytes: int, skip: int, seen: list[int]
+    uri: str, stream: _Tail, max_bytes: int, skip: int, state: _Pass
 ) -> Iterator[RawDocument | Reject]:
-    """The documents of one pass over a stream; `seen[0]` counts the records passed (documents
-    or not), and the first `skip` of them are passed over (they were read by an earlier pass)."""
-    records = ArchiveIterator(stream, arc2warc=True)
+    """The documents of one pass over a stream, the first `skip` records passed over (an earlier
+    pass read them). A record cut short ends the pass with a `truncated_record` Reject; any
+    other failure of warcio's propagates (the caller rejects the rest of the file)."""
+    records = state.records = ArchiveIterator(stream, arc2warc=True)
     for record in records:
-        seen[0] += 1
-        if seen[0] <= skip or record.rec_type not in DOCUMENT_RECORDS:
-            continue
+        state.offset = records.offset
         where = f"{uri}#offset={records.offset}"
-        document = record_document(where, record, max_bytes)
-        yield document
-        if isinstance(document, Reject) and document.reason == "truncated_record":
+        if record.rec_type is None:  # warcio's record for headers that end with the file
+            yield _truncated(where, state, "the file ends inside the record's headers")
+            return
+        state.seen += 1
+        if state.seen <= skip or record.rec_type not in DOCUMENT_RECORDS:
+            continue
+        try:
+            document = record_document(where, record, max_bytes)
+        except _Truncated as error:
+            yield _truncated(where, state, str(error))
             return  # what follows a cut-short record is not a record
+        state.emitted += 1
+        yield document
+    state.offset = records.offset
+    rest = stream.rest_after(records.offset)
+    if rest is None or rest.strip(b"\r\n \t\x00") or stream.cut_short:
+        yield _truncated(f"{uri}#offset={records.offset}", state, "the file ends inside a record")
+
+
+def _truncated(where: str, state: _Pass, detail: str) -> Reject:
+    uri = where.partition("#offset=")[0]
+    return Reject(
+        source_uri=where,
+        stage="read",
+        reason="truncated_record",
+        message=f"{where}: the record is cut short ({detail}); the {state.emitted} documents "
+        f"before it were read; re-download {uri} to read the rest",
+    )
+
+
+def archive_format(head: bytes) -> str | None:
+    """ "warc" or "arc" from a file's first bytes (gzip members are looked into), None when it
+    is neither: warcio would read any text as an ARC record."""
+    if head.startswith(b"\x1f\x8b"):
+        try:
+            head = zlib.decompressobj(wbits=31).decompress(head, 4096)
+        except zlib.error:
+            return None
+    head = head.lstrip(b"\r\n \t")
+    if head.startswith(b"WARC/"):
+        return "warc"
+    if head.startswith(b"filedesc://"):
+        return "arc"
+    return None
 
 
 def warc_documents(
     uri: str, open_stream: Callable[[], BinaryIO], max_bytes: int
 ) -> Iterator[RawDocument | Reject]:
     """Every document of a WARC or ARC file (see the module docstring). `open_stream` opens the
-    file as stored; it is called once more for a whole-file gzip stream, and the caller closes
-    what it opened. Never raises for bad content; an unreadable file raises OSError."""
-    seen = [0]
-    emitted = 0
-    try:
-        for document in _records(uri, open_stream(), max_bytes, 0, seen):
-            emitted += 1
-            yield document
-    except ArchiveLoadFailed as error:
-        if "non-chunked gzip" not in str(error):
-            yield _corrupt(uri, seen[0], emitted, error)
-            return
-        try:
-            stream = gzip.GzipFile(fileobj=open_stream())
-            yield from _records(uri, stream, max_bytes, seen[0], [0])
-        except (ArchiveLoadFailed, EOFError, zlib.error, gzip.BadGzipFile) as error:
-            yield _corrupt(uri, seen[0], emitted, error)
-        return
-    if seen[0] == 0:
+    file as stored; it is called again for the pass over the records and for a whole-file gzip
+    stream, and the caller closes what it opened. Never raises for bad content; an unreadable
+    file raises OSError."""
+    head = open_stream().read(1 << 16)
+    if archive_format(head) is None:
+        empty = not head.strip(b"\r\n \t\x00")
         yield Reject(
             source_uri=uri,
             stage="read",
-            reason="empty_file",
-            message=f"{uri}: no WARC records in the file (empty or white space); nothing to read",
+            reason="empty_file" if empty else "not_warc",
+            message=f"{uri}: "
+            + (
+                "the file is empty; nothing to read"
+                if empty
+                else "not a WARC or ARC file (it starts with neither `WARC/` nor `filedesc://`); "
+                "remove it from the input pattern"
+            ),
+            excerpt=head[:300].decode("utf-8", errors="replace"),
         )
+        return
+    state = _Pass()
+    try:
+        yield from _records(uri, _Tail(open_stream()), max_bytes, 0, state)
+        return
+    except ArchiveLoadFailed as error:
+        if "non-chunked gzip" not in str(error):
+            yield _broken(uri, state, error)
+            return
+    except Exception as error:  # warcio fails in many ways on damaged bytes
+        yield _broken(uri, state, error)
+        return
+    skip, state = state.seen, _Pass()
+    try:
+        stream = _Tail(_Gunzip(open_stream()))  # type: ignore[arg-type]
+        yield from _records(uri, stream, max_bytes, skip, state)
+    except Exception as error:
+        yield _broken(uri, state, error)
 
 
-def _corrupt(uri: str, seen: int, emitted: int, error: Exception) -> Reject:
+def _broken(uri: str, state: _Pass, error: Exception) -> Reject:
     detail = " ".join(str(error).split())[:200] or type(error).__name__
-    if seen == 0:
-        return Reject(
-            source_uri=uri,
-            stage="read",
-            reason="not_warc",
-            message=f"{uri}: not a WARC or ARC file ({detail}); remove it from the input pattern",
-        )
-    return Reject(
-        source_uri=f"{uri}#record={seen + 1}",
-        stage="read",
-        reason="corrupt_warc",
-        message=f"{uri}: cannot parse record {seen + 1} ({detail}); the {emitted} documents "
-        "before it were read, the rest of the file is lost; re-download the file",
-    )
+    return _truncated(f"{uri}#offset={state.failed_at}", state, f"warcio: {detail}")
