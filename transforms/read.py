@@ -414,16 +414,20 @@ class MatchInputs(beam.PTransform):
         )
 
 
+class ArchiveRecord(NamedTuple):
+    """A RawDocument read from a WARC or ARC file: one file holds many, to be spread over the
+    workers (a type of its own, not a tagged output: see `transforms.routing`)."""
+
+    document: RawDocument
+
+
 class ParseFileFn(beam.DoFn):
-    """Reads one matched file and emits its RawDocuments and Rejects, and with `fingerprint`
-    also one Fingerprint of the file (path, size, checksum) for the ledger of inputs. The
-    RawDocuments of a WARC file go to the `RECORDS` output: one file holds many, to be spread
-    over the workers.
+    """Reads one matched file and emits its RawDocuments (ArchiveRecords for a WARC file) and
+    Rejects, and with `fingerprint` also one Fingerprint of the file (path, size, checksum) for
+    the ledger of inputs.
 
     Example input: a fileio.ReadableFile for `seeds/000_383991272e6f6611.txt`.
     """
-
-    RECORDS = "records"
 
     def __init__(self, max_bytes: int, fingerprint: bool = False) -> None:
         self._max_bytes = max_bytes
@@ -509,7 +513,7 @@ class ParseFileFn(beam.DoFn):
                     yield self._reject(record)
                 else:
                     self._documents.inc()
-                    yield beam.pvalue.TaggedOutput(self.RECORDS, record)
+                    yield ArchiveRecord(record)
             if self._fingerprint and streams:
                 streams[-1].drain()
                 yield Fingerprint(uri, streams[-1].size, streams[-1].sha256())
@@ -540,9 +544,9 @@ class ParseFileFn(beam.DoFn):
             self._bytes.update(streams[-1].size)
 
 
-def _spread_key(document: RawDocument) -> tuple[int, RawDocument]:
+def _spread_key(record: ArchiveRecord) -> tuple[int, RawDocument]:
     # An int key (string keys group wrongly on Dask's distributed scheduler: beam issue 29365).
-    return zlib.crc32(document.source_uri.encode("utf-8")), document
+    return zlib.crc32(record.document.source_uri.encode("utf-8")), record.document
 
 
 class ParseFiles(beam.PTransform):
@@ -558,18 +562,21 @@ class ParseFiles(beam.PTransform):
         self._spread = spread
 
     def expand(self, readables):
-        parsed = readables | "ParseEachFile" >> beam.ParDo(
-            ParseFileFn(self._max_bytes, self._fingerprint)
-        ).with_outputs(ParseFileFn.RECORDS, main="files")
-        records = parsed[ParseFileFn.RECORDS]
+        files, records = (
+            readables
+            | "ParseEachFile" >> beam.ParDo(ParseFileFn(self._max_bytes, self._fingerprint))
+            | "SplitArchiveRecords" >> SplitOff(ArchiveRecord)
+        )
         if self._spread:
-            records = (
+            documents = (
                 records
                 | "KeyRecords" >> beam.Map(_spread_key)
                 | "ShuffleRecords" >> beam.GroupByKey()
-                | "UnkeyRecords" >> beam.FlatMap(lambda keyed: keyed[1])
+                | "UnkeyRecords" >> beam.FlatMapTuple(lambda _key, documents: documents)
             )
-        return (parsed.files, records) | "CollectRecords" >> beam.Flatten()
+        else:
+            documents = records | "UnwrapRecords" >> beam.Map(lambda record: record.document)
+        return (files, documents) | "CollectRecords" >> beam.Flatten()
 
 
 class ReadDocuments(beam.PTransform):
