@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterable
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -123,8 +124,11 @@ def build_warc(path: Path, html_dir: Path, megabytes: int) -> dict:
 def read_newsbeam(path: Path) -> int:
     from transforms.warc import warc_documents
 
-    with path.open("rb") as handle:
-        return sum(1 for _ in warc_documents(str(path), lambda: handle, 50_000_000))
+    with ExitStack() as opened:
+        records = warc_documents(
+            str(path), lambda: opened.enter_context(path.open("rb")), 50_000_000
+        )
+        return sum(1 for _ in records)
 
 
 def read_warcio(path: Path) -> int:
