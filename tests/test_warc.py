@@ -9,14 +9,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import apache_beam as beam
+import pyarrow as pa
 import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from pipeline.warc_bench import CRAWL_DATE, write_response
-from schemas import RawDocument, Reject
+from schemas import REJECT_SCHEMA, RawDocument, Reject, to_row
 from tests.conftest import ROOT
 from transforms.read import MatchInputs, ReadDocuments, input_kind, parse_file
 from transforms.warc import (
@@ -373,3 +376,36 @@ def _document_offsets(path: Path) -> list[tuple[str, str]]:
     return [
         (r.source_uri.rpartition("=")[2], r.url) for r in read(path) if isinstance(r, RawDocument)
     ]
+
+
+@pytest.fixture(scope="module")
+def crawls(tmp_path_factory) -> dict[bool, bytes]:
+    folder = tmp_path_factory.mktemp("crawls")
+    return {c: crawl(folder / f"crawl-{c}.warc", c).read_bytes() for c in (True, False)}
+
+
+@settings(max_examples=300, deadline=None, database=None, derandomize=True)
+@given(
+    st.booleans(),
+    st.floats(0, 1),
+    st.binary(max_size=40),
+    st.integers(0, 40),
+    st.booleans(),
+)
+def test_damaged_crawls_never_raise_and_every_record_is_accounted_for(
+    crawls, compress, where, patch, remove, cut
+):
+    data = crawls[compress]
+    at = int(where * len(data))
+    data = data[:at] if cut else data[:at] + patch + data[at + remove :]
+    found = list(parse_file("in/crawl.warc.gz", data))
+    for record in found:
+        assert isinstance(record, RawDocument | Reject)
+        assert record.source_uri.startswith("in/crawl.warc.gz")
+        if isinstance(record, Reject):
+            assert record.stage == "read" and record.reason and record.message.startswith("in/")
+            pa.Table.from_pylist([to_row(record)], schema=REJECT_SCHEMA)
+        else:
+            assert record.content.strip() and record.kind == "html"
+    truncations = [r for r in found if isinstance(r, Reject) and r.reason == "truncated_record"]
+    assert len(truncations) <= 1 and (not truncations or found[-1] is truncations[0])
