@@ -4,6 +4,7 @@ with warcio's writer, read by `transforms.warc` and by the Read composite."""
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,10 +19,18 @@ from hypothesis import strategies as st
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from pipeline.runs import chunk_inputs
 from pipeline.warc_bench import CRAWL_DATE, write_response
 from schemas import REJECT_SCHEMA, RawDocument, Reject, to_row
 from tests.conftest import ROOT
-from transforms.read import MatchInputs, ReadDocuments, input_kind, parse_file
+from transforms.read import (
+    MatchInputs,
+    ReadDocuments,
+    input_kind,
+    match_files,
+    parse_file,
+    split_archives,
+)
 from transforms.warc import (
     HashingReader,
     codec_name,
@@ -29,6 +38,7 @@ from transforms.warc import (
     decode_html,
     meta_charset,
     parse_content_type,
+    split_points,
     warc_documents,
 )
 
@@ -335,8 +345,6 @@ def test_the_hashing_reader_fingerprints_the_file_as_stored():
     reader = HashingReader(io.BytesIO(data))
     reader.read(10)
     reader.drain()
-    import hashlib
-
     assert (reader.size, reader.sha256()) == (len(data), hashlib.sha256(data).hexdigest())
 
 
@@ -409,3 +417,41 @@ def test_damaged_crawls_never_raise_and_every_record_is_accounted_for(
             assert record.content.strip() and record.kind == "html"
     truncations = [r for r in found if isinstance(r, Reject) and r.reason == "truncated_record"]
     assert len(truncations) <= 1 and (not truncations or found[-1] is truncations[0])
+
+
+# --- parts of a large file ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_the_parts_of_a_file_read_together_are_the_whole_file(tmp_path, compress):
+    path = crawl(tmp_path / ("crawl.warc.gz" if compress else "crawl.warc"), compress)
+    with path.open("rb") as handle:
+        points = split_points(handle, 3)
+    assert len(points) == 3  # 8 documents: 3 + 3 + 2
+    parts = []
+    for start, stop in zip(points, [*points[1:], None], strict=True):
+        with path.open("rb") as handle:
+            parts.extend(warc_documents(str(path), lambda h=handle: h, 50_000_000, start, stop))
+    assert summary(parts) == summary(read(path))
+
+
+def test_a_whole_file_gzip_is_one_part(tmp_path):
+    whole = tmp_path / "whole.warc.gz"
+    whole.write_bytes(gzip.compress(crawl(tmp_path / "crawl.warc", compress=False).read_bytes()))
+    with whole.open("rb") as handle:
+        assert split_points(handle, 2) == [0]
+
+
+def test_split_archives_cuts_large_warcs_into_parts_that_carry_the_files_checksum(tmp_path):
+    path = crawl(tmp_path / "crawl.warc.gz")
+    (tmp_path / "a.txt").write_text("text")
+    files = match_files([str(tmp_path / "*")])
+    split = split_archives(files, 3)
+    assert [type(f).__name__ for f in split] == ["FileMetadata"] + ["ArchivePart"] * 3
+    parts = split[1:]
+    assert [p.last for p in parts] == [False, False, True]
+    assert {p.sha256 for p in parts} == {hashlib.sha256(path.read_bytes()).hexdigest()}
+    assert parts[0].start == 0 and parts[-1].stop is None
+    assert [p.stop for p in parts[:-1]] == [p.start for p in parts[1:]]
+    assert split_archives(files, 100) == files  # few enough records: the file stays whole
+    assert chunk_inputs(split, 4) == [split[:2], split[2:3], split[3:4]]

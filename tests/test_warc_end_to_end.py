@@ -33,8 +33,9 @@ def articles(output) -> list[dict]:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """One WARC of the 60 pages (per-record gzip, with warcinfo, request, a 404 and an image
-    response) read beside two seed .txt files; the same pages read as .html.gz files; the WARC
-    run again; and five of the pages as HTML files into the WARC's output."""
+    response) read beside two seed .txt files, in parts of 25 records; the same pages read as
+    .html.gz files in one chunk; the WARC run again; and five of the pages as HTML files into
+    the WARC's output."""
     folder = tmp_path_factory.mktemp("warc-e2e")
     pages = sample_pages(HTML)
     crawl = folder / "in" / "crawl.warc.gz"
@@ -50,9 +51,11 @@ def runs(tmp_path_factory):
     for seed in SEEDS[:2]:
         (crawl.parent / seed.name).write_bytes(seed.read_bytes())
     warc_out, html_out = folder / "warc-out", folder / "html-out"
-    inputs = ["--input", str(crawl), "--input", str(crawl.parent / "*.txt")]
+    # 25 records per chunk: the WARC is read in three parts, one chunk each.
+    inputs = ["--input", str(crawl), "--input", str(crawl.parent / "*.txt"), "--chunk-files", "25"]
     first = run_cli("run", *inputs, "--output", str(warc_out))
     assert first.returncode == 0, first.stderr
+    assert "chunk 4/4" in first.stderr  # the seeds, then the three parts of the WARC
     manifest = read_manifest(warc_out)
     warc_articles = articles(warc_out)
     html = run_cli("run", "--input", str(HTML / "*.html.gz"), "--output", str(html_out))

@@ -43,7 +43,7 @@ from transforms.encoding import Decoded, DecodeError, decode_bytes, decode_lines
 from transforms.errors import error_details
 from transforms.routing import SplitOff
 from transforms.timing import stage_timer, timed
-from transforms.warc import HashingReader, warc_documents
+from transforms.warc import HashingReader, split_points, warc_documents
 
 __all__ = ["DecodeError", "MatchInputs", "ReadDocuments", "decode", "input_kind", "parse_file"]
 
@@ -414,6 +414,69 @@ class MatchInputs(beam.PTransform):
         )
 
 
+class ArchivePart(FileMetadata):
+    """One part of a large WARC file: the records that start at byte `start` up to `stop` (None:
+    the end of the file), about `documents` document records; read as an input of its own, so a
+    local run's chunks can hold one part each. `size` and `sha256` are the whole file's (taken
+    when it was split): the ledger of inputs records the file once its `last` part is read."""
+
+    def __init__(
+        self,
+        metadata: FileMetadata,
+        start: int,
+        stop: int | None,
+        documents: int,
+        sha256: str,
+        last: bool,
+    ) -> None:
+        super().__init__(metadata.path, metadata.size_in_bytes, metadata.last_updated_in_seconds)
+        self.start, self.stop, self.documents = start, stop, documents
+        self.sha256, self.last = sha256, last
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, ArchivePart)
+            and super().__eq__(other)
+            and (self.start, self.stop) == (other.start, other.stop)
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.path, self.start))
+
+    def __repr__(self) -> str:
+        return f"ArchivePart({self.path!r}, start={self.start}, stop={self.stop})"
+
+
+def split_archives(files: list[FileMetadata], documents: int) -> list[FileMetadata]:
+    """`files` with every WARC or ARC file of more than `documents` document records replaced by
+    its parts (ArchiveParts of `documents` records each, in order); other files as they are.
+    Each archive is read once here, record headers only, and its checksum taken on the way. A
+    file that cannot be read or split stays whole (reading it rejects what is wrong)."""
+    out: list[FileMetadata] = []
+    for metadata in files:
+        if input_kind(metadata.path)[0] != "warc":
+            out.append(metadata)
+            continue
+        try:
+            with FileSystems.open(
+                metadata.path, compression_type=CompressionTypes.UNCOMPRESSED
+            ) as handle:
+                reader = HashingReader(handle)
+                points = split_points(reader, documents)  # type: ignore[arg-type]
+                reader.drain()
+        except OSError:
+            points = [0]
+        if len(points) == 1:
+            out.append(metadata)
+            continue
+        bounds = [*points[1:], None]
+        out.extend(
+            ArchivePart(metadata, start, stop, documents, reader.sha256(), stop is None)
+            for start, stop in zip(points, bounds, strict=True)
+        )
+    return out
+
+
 class ArchiveRecord(NamedTuple):
     """A RawDocument read from a WARC or ARC file: one file holds many, to be spread over the
     workers (a type of its own, not a tagged output: see `transforms.routing`)."""
@@ -497,24 +560,28 @@ class ParseFileFn(beam.DoFn):
             )
 
     def _read_archive(self, readable: fileio.ReadableFile, uri: str):
-        """A WARC or ARC file, streamed record by record (never whole in memory); its checksum
-        is taken from the same pass."""
-        streams: list[HashingReader] = []
+        """A WARC or ARC file (or an ArchivePart of one), streamed record by record (never whole
+        in memory); its checksum is taken from the same pass."""
+        part = readable.metadata if isinstance(readable.metadata, ArchivePart) else None
+        streams: list[Any] = []
 
-        def open_stream() -> HashingReader:
-            streams.append(HashingReader(readable.open()))
+        def open_stream() -> Any:
+            streams.append(readable.open() if part else HashingReader(readable.open()))
             return streams[-1]
 
+        bounds = {"start": part.start, "stop": part.stop} if part else {}
         emitted = 0
         try:
-            for record in warc_documents(uri, open_stream, self._max_bytes):
+            for record in warc_documents(uri, open_stream, self._max_bytes, **bounds):
                 emitted += 1
                 if isinstance(record, Reject):
                     yield self._reject(record)
                 else:
                     self._documents.inc()
                     yield ArchiveRecord(record)
-            if self._fingerprint and streams:
+            if self._fingerprint and part is not None and part.last:
+                yield Fingerprint(uri, part.size_in_bytes, part.sha256)
+            elif self._fingerprint and part is None and streams:
                 streams[-1].drain()
                 yield Fingerprint(uri, streams[-1].size, streams[-1].sha256())
         except OSError as error:
@@ -540,7 +607,7 @@ class ParseFileFn(beam.DoFn):
         finally:
             for stream in streams:
                 stream.close()
-        if streams:
+        if streams and part is None:
             self._bytes.update(streams[-1].size)
 
 

@@ -164,10 +164,15 @@ class _Tail:
 
     KEEP = 4096
 
-    def __init__(self, stream: BinaryIO) -> None:
+    def __init__(self, stream: BinaryIO, start: int = 0) -> None:
         self._stream = stream
+        self._start = start
         self.size = 0
         self.tail = b""
+
+    def tell(self) -> int:
+        """The position in the file: warcio's offsets are taken from it."""
+        return self._start + self.size
 
     @property
     def cut_short(self) -> bool:
@@ -187,7 +192,7 @@ class _Tail:
         they are more than KEEP bytes."""
         while self.read(_CHUNK):
             pass
-        left = self.size - offset
+        left = self.tell() - offset
         if left <= 0:
             return b""
         return self.tail[-left:] if left <= len(self.tail) else None
@@ -330,13 +335,21 @@ class _Pass:
 
 
 def _records(
-    uri: str, stream: _Tail, max_bytes: int, skip: int, state: _Pass
+    uri: str,
+    stream: _Tail,
+    max_bytes: int,
+    skip: int,
+    state: _Pass,
+    stop: int | None = None,
 ) -> Iterator[RawDocument | Reject]:
     """The documents of one pass over a stream, the first `skip` records passed over (an earlier
-    pass read them). A record cut short ends the pass with a `truncated_record` Reject; any
-    other failure of warcio's propagates (the caller rejects the rest of the file)."""
+    pass read them), up to the record that starts at `stop`. A record cut short ends the pass
+    with a `truncated_record` Reject; any other failure of warcio's propagates (the caller
+    rejects the rest of the file)."""
     records = state.records = ArchiveIterator(stream, arc2warc=True)
     for record in records:
+        if stop is not None and records.offset >= stop:
+            return  # the next part's first record
         state.offset = records.offset
         where = f"{uri}#offset={records.offset}"
         if record.rec_type is None:  # warcio's record for headers that end with the file
@@ -386,12 +399,26 @@ def archive_format(head: bytes) -> str | None:
 
 
 def warc_documents(
-    uri: str, open_stream: Callable[[], BinaryIO], max_bytes: int
+    uri: str,
+    open_stream: Callable[[], BinaryIO],
+    max_bytes: int,
+    start: int = 0,
+    stop: int | None = None,
 ) -> Iterator[RawDocument | Reject]:
-    """Every document of a WARC or ARC file (see the module docstring). `open_stream` opens the
-    file as stored; it is called again for the pass over the records and for a whole-file gzip
-    stream, and the caller closes what it opened. Never raises for bad content; an unreadable
-    file raises OSError."""
+    """Every document of a WARC or ARC file (see the module docstring), or with `start` and
+    `stop` (offsets from `split_points`) of the records that start in between. `open_stream`
+    opens the file as stored; it is called again for the pass over the records and for a
+    whole-file gzip stream, and the caller closes what it opened. Never raises for bad content;
+    an unreadable file raises OSError."""
+    if start or stop is not None:
+        state = _Pass()
+        try:
+            stream = open_stream()
+            stream.seek(start)
+            yield from _records(uri, _Tail(stream, start), max_bytes, 0, state, stop)
+        except Exception as error:  # warcio fails in many ways on damaged bytes
+            yield _broken(uri, state, error)
+        return
     head = open_stream().read(1 << 16)
     if archive_format(head) is None:
         empty = not head.strip(b"\r\n \t\x00")
@@ -426,6 +453,30 @@ def warc_documents(
         yield from _records(uri, stream, max_bytes, skip, state)
     except Exception as error:
         yield _broken(uri, state, error)
+
+
+def split_points(stream: BinaryIO, documents: int) -> list[int]:
+    """Offsets at which a WARC file can be cut into parts of `documents` document records each
+    (the first part starts at 0): the start of every `documents`-th document record after the
+    first. Only record headers are parsed (warcio skips the bodies). `[0]` (one part) for a
+    whole-file gzip stream, which cannot be entered in the middle; damage ends the list early
+    (the part that holds it rejects it when read)."""
+    points, count = [0], 0
+    records = ArchiveIterator(stream, arc2warc=True)
+    try:
+        for record in records:
+            if record.rec_type not in DOCUMENT_RECORDS:
+                continue
+            if count == documents:
+                points.append(records.offset)
+                count = 0
+            count += 1
+    except ArchiveLoadFailed as error:
+        if "non-chunked gzip" in str(error):
+            return [0]
+    except Exception:  # damage: the parts found so far are sound
+        pass
+    return points
 
 
 def _broken(uri: str, state: _Pass, error: Exception) -> Reject:
