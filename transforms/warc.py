@@ -5,7 +5,8 @@ Pure functions, no Beam; `transforms.read` calls `warc_documents` for `.warc`, `
 crawlers write them; ARC records are converted to WARC by warcio), one at a time, so a file of
 any size is read in the memory of its largest record (bodies over `max_bytes` are rejected
 unread). A whole-file gzip stream, which warcio refuses (it cannot seek into it), is read again
-through Python's gzip module; its offsets are then into the decompressed stream.
+through a streaming gunzip (`_Gunzip`); its offsets are then into the decompressed stream.
+`split_points` finds where a large file can be cut into parts that are read on their own.
 
 Which records are documents, and what becomes of them:
 - `response` and `resource` records are documents: each is one RawDocument (kind html) or one
