@@ -8,8 +8,8 @@ per page) of about `--mb` MB from the development pages, each page repeated unde
 then reads it in a fresh process per reader and prints MB/s (of the file as stored) and peak RSS:
 - `newsbeam`: `transforms.warc.warc_documents`, what the pipeline's read step does per file
   (parse, decode, repair each response into a RawDocument);
-- `warcio`, `fastwarc`: each library alone, reading every record's payload (FastWARC only when
-  installed; it is not a dependency).
+- `warcio`, `fastwarc`: each library alone, reading every record's payload (FastWARC comes with
+  resiliparse; it is skipped when not installed).
 """
 
 from __future__ import annotations
