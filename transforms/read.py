@@ -616,6 +616,10 @@ def _spread_key(record: ArchiveRecord) -> tuple[int, RawDocument]:
     return zlib.crc32(record.document.source_uri.encode("utf-8")), record.document
 
 
+def _unwrap(record: Any) -> Any:
+    return record.document if isinstance(record, ArchiveRecord) else record
+
+
 class ParseFiles(beam.PTransform):
     """ReadableFiles → their records (RawDocuments, Rejects and, with `fingerprint`,
     Fingerprints), the records of a multi-record archive (WARC) spread over the workers by a
@@ -629,20 +633,18 @@ class ParseFiles(beam.PTransform):
         self._spread = spread
 
     def expand(self, readables):
-        files, records = (
-            readables
-            | "ParseEachFile" >> beam.ParDo(ParseFileFn(self._max_bytes, self._fingerprint))
-            | "SplitArchiveRecords" >> SplitOff(ArchiveRecord)
+        parsed = readables | "ParseEachFile" >> beam.ParDo(
+            ParseFileFn(self._max_bytes, self._fingerprint)
         )
-        if self._spread:
-            documents = (
-                records
-                | "KeyRecords" >> beam.Map(_spread_key)
-                | "ShuffleRecords" >> beam.GroupByKey()
-                | "UnkeyRecords" >> beam.FlatMapTuple(lambda _key, documents: documents)
-            )
-        else:
-            documents = records | "UnwrapRecords" >> beam.Map(lambda record: record.document)
+        if not self._spread:
+            return parsed | "UnwrapRecords" >> beam.Map(_unwrap)
+        files, records = parsed | "SplitArchiveRecords" >> SplitOff(ArchiveRecord)
+        documents = (
+            records
+            | "KeyRecords" >> beam.Map(_spread_key)
+            | "ShuffleRecords" >> beam.GroupByKey()
+            | "UnkeyRecords" >> beam.FlatMapTuple(lambda _key, documents: documents)
+        )
         return (files, documents) | "CollectRecords" >> beam.Flatten()
 
 
