@@ -40,6 +40,7 @@ from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
 from warcio.archiveiterator import ArchiveIterator
+from warcio.bufferedreaders import DecompressingBufferedReader
 from warcio.exceptions import ArchiveLoadFailed
 
 from schemas import RawDocument, Reject
@@ -318,6 +319,36 @@ class _Gunzip:
         return bytes(out)
 
 
+class _StrictReader(DecompressingBufferedReader):
+    """warcio's decompressing reader, except that a gzip member that breaks part-way is
+    remembered (`broken`): warcio prints the zlib error and carries on with no data, which
+    would leave the damaged record looking complete or empty."""
+
+    broken: str | None = None
+    gzipped = False  # a member decompressed: from then on a failure is damage, not plain text
+
+    def _decompress(self, data: bytes) -> bytes:
+        if self.decompressor and data and (self.num_block_read or self.gzipped):
+            try:
+                out = self.decompressor.decompress(data)
+            except zlib.error as error:
+                self.broken = str(error)
+                return b""
+            self.gzipped = True
+            return out
+        out = super()._decompress(data)
+        self.gzipped = self.gzipped or self.decompressor is not None
+        return out
+
+
+def _archive_iterator(stream: _Tail) -> tuple[ArchiveIterator, _StrictReader]:
+    records = ArchiveIterator(stream, arc2warc=True)
+    # Set before the first record is read (the iterator is lazy); the attribute is warcio's,
+    # and warcio drops it when the file ends, so the reader is returned too.
+    reader = records.reader = _StrictReader(records.fh, block_size=records.reader.block_size)
+    return records, reader
+
+
 class _Pass:
     """How far one pass over a file got: records passed, documents emitted, and the offset of
     the record being read."""
@@ -347,8 +378,12 @@ def _records(
     pass read them), up to the record that starts at `stop`. A record cut short ends the pass
     with a `truncated_record` Reject; any other failure of warcio's propagates (the caller
     rejects the rest of the file)."""
-    records = state.records = ArchiveIterator(stream, arc2warc=True)
+    records, reader = _archive_iterator(stream)
+    state.records = records
     for record in records:
+        if reader.broken:  # in the record before, which was no document
+            yield _truncated(f"{uri}#offset={state.offset}", state, reader.broken)
+            return
         if stop is not None and records.offset >= stop:
             return  # the next part's first record
         state.offset = records.offset
@@ -361,6 +396,8 @@ def _records(
             continue
         try:
             document = record_document(where, record, max_bytes)
+            if reader.broken:
+                raise _Truncated(f"broken gzip member: {reader.broken}")
         except _Truncated as error:
             yield _truncated(where, state, str(error))
             return  # what follows a cut-short record is not a record
@@ -368,7 +405,7 @@ def _records(
         yield document
     state.offset = records.offset
     rest = stream.rest_after(records.offset)
-    if rest is None or rest.strip(b"\r\n \t\x00") or stream.cut_short:
+    if rest is None or rest.strip(b"\r\n \t\x00") or stream.cut_short or reader.broken:
         yield _truncated(f"{uri}#offset={records.offset}", state, "the file ends inside a record")
 
 
