@@ -20,6 +20,9 @@
      the corpus.
    Each throughput run is measured `--repeat` times and the fastest counts.
 3. Prints a table (docs/s, words/s, time per stage, peak RSS) and writes the results as JSON.
+4. With `--warc-mb N` (default 300; 0: none): builds a crawl-shaped WARC of about N MB from the
+   development pages and reports how fast it is read (MB/s) and the reader's peak RSS
+   (`newsbeam.pipeline.warc_bench`).
 
 Benchmarks print figures; tests never assert timings.
 """
@@ -41,6 +44,7 @@ from pathlib import Path
 
 from newsbeam.pipeline.evaluate import save_results
 from newsbeam.pipeline.options import DEFAULT_CHUNK_FILES
+from newsbeam.pipeline.warc_bench import bench_warc, warc_table
 from newsbeam.schemas.text import WORD as _WORD
 
 BANNERS = [
@@ -553,6 +557,12 @@ def main(argv: list[str] | None = None) -> int:
         default=2,
         help="times each throughput run is measured; the fastest counts (default: 2)",
     )
+    parser.add_argument(
+        "--warc-mb",
+        type=int,
+        default=300,
+        help="size in MB of the synthetic WARC whose read throughput is measured (0: none)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
     args = parser.parse_args(argv)
     import os
@@ -581,17 +591,25 @@ def main(argv: list[str] | None = None) -> int:
             print(f"bench: direct with 1 worker on {size} documents …", file=sys.stderr)
             runs.append(run_measurement("direct", 1, sized))
             print(f"bench: {json.dumps(runs[-1])}", file=sys.stderr)
+        warc = None
+        if args.warc_mb > 0:
+            print(f"bench: reading a {args.warc_mb} MB WARC …", file=sys.stderr)
+            warc = bench_warc(args.benchmark / "html", args.warc_mb, Path(folder))
     results = {
         "corpus": description,
         "cpus": os.cpu_count(),
         "runs": runs,
         "claims": claims(runs, args.docs, memory_docs),
         "cli_seconds": cli_seconds(),
+        "warc": warc,
     }
     for name, seconds in results["cli_seconds"].items():
         verdict = "under" if seconds < 0.5 else "OVER"
         results["claims"][name] = f"{seconds:.2f} s ({verdict} the 0.5 s target)"
     print(table(results))
+    if warc is not None:
+        print()
+        print(warc_table(warc))
     save_results(args.json, results)
     return 0
 

@@ -312,7 +312,7 @@ def apply_streaming(
         skipped = p | "NothingSkipped" >> beam.Create([])
     paths = paths | "DropRepeatedPaths" >> beam.Distinct()
     file_documents, file_rejects, file_fingerprints = paths | "ReadInputFiles" >> ReadInputFiles(
-        nb.max_bytes
+        nb.max_bytes, spread=False
     )
     if message_parts:
         documents = (file_documents, message_parts[0]) | "CollectDocuments" >> beam.Flatten()

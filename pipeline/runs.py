@@ -2,9 +2,11 @@
 
 The DirectRunner keeps every grouped PCollection in memory, so one pipeline over a very large
 input holds the corpus. A local run therefore processes its matched files in chunks of
-`--chunk-files` per worker process: each chunk is one pipeline run, which reads from the output
-only what may match its articles and deduplicates against what the chunks before it wrote (as
-any run does against its output), and the chunks' ledgers are merged into one `_manifest.json`.
+`--chunk-files` per worker process (a WARC file of more records is cut into parts of
+`--chunk-files` records, each counted as that many files: `transforms.read.split_archives`):
+each chunk is one pipeline run, which reads from the output only what may match its articles
+and deduplicates against what the chunks before it wrote (as any run does against its output),
+and the chunks' ledgers are merged into one `_manifest.json`.
 Per-source templates and the run-wide reconciliation of person names work within a chunk.
 Between chunks the process hands what it freed back to the operating system
 (`release_memory`). Dataflow and Dask spill grouped data themselves and run as one pipeline.
@@ -28,6 +30,7 @@ from apache_beam.runners.runner import PipelineResult
 
 from newsbeam.pipeline.build import build_pipeline, new_run_id
 from newsbeam.schemas import Manifest
+from newsbeam.transforms.read import split_archives
 from newsbeam.transforms.write import MANIFEST, merge_manifests, write_json
 
 
@@ -94,6 +97,24 @@ def release_memory() -> bool:
     return True
 
 
+def chunk_inputs(files: list[FileMetadata], size: int) -> list[list[FileMetadata]]:
+    """Consecutive chunks of `files` of at most `size` records each, counting a file as one and
+    a part of a split archive as its documents (a part larger than `size` is a chunk alone)."""
+    chunks: list[list[FileMetadata]] = []
+    current: list[FileMetadata] = []
+    weight = 0
+    for metadata in files:
+        records = getattr(metadata, "documents", 1)
+        if current and weight + records > size:
+            chunks.append(current)
+            current, weight = [], 0
+        current.append(metadata)
+        weight += records
+    if current:
+        chunks.append(current)
+    return chunks or [[]]
+
+
 def run_in_chunks(
     pipeline_args: list[str],
     files: list[FileMetadata],
@@ -106,8 +127,10 @@ def run_in_chunks(
     """Run the pipeline over `files`, `chunk_files` per worker at a time (0: all at once);
     returns the merged ledger, which is also written to the output's `_manifest.json`. `run`
     builds and runs one chunk (the benchmark passes one that also collects metrics)."""
+    if chunk_files > 0:
+        files = split_archives(files, chunk_files)
     size = chunk_size(chunk_files, local_workers(pipeline_args), len(files))
-    chunks = [files[i : i + size] for i in range(0, len(files), size)] or [[]]
+    chunks = chunk_inputs(files, size)
     run_id = run_id or new_run_id()
     parts = []
     for number, chunk in enumerate(chunks, start=1):

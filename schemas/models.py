@@ -97,7 +97,8 @@ class Boilerplate(_Record):
 
 
 class RawDocument(_Record):
-    """One input record as read: a whole .txt/.html file or one JSONL line. Flows to Extract."""
+    """One input record as read: a whole .txt/.html file, one JSONL line or one WARC record.
+    Flows to Extract."""
 
     source_uri: str = Field(min_length=1, description="input file, '#N' appended for record N")
     kind: InputKind
@@ -107,6 +108,9 @@ class RawDocument(_Record):
     title: str | None = None
     published_at: datetime | None = None
     source: str | None = None
+    crawled_at: datetime | None = Field(
+        default=None, description="when a crawler fetched the page (a WARC record's WARC-Date)"
+    )
     repairs: list[Boilerplate] = Field(
         default_factory=list,
         description="what Read repaired in the text (encoding_repair); Extract adds it to the "
@@ -182,6 +186,9 @@ class Article(_Record):
     contributors: list[str] = Field(default_factory=list)
     published_at: UtcDatetime | None = None
     date_source: str | None = Field(default=None, description="where published_at came from")
+    crawled_at: UtcDatetime | None = Field(
+        default=None, description="when a crawler fetched the page (WARC-Date); null otherwise"
+    )
     dateline: str | None = None
     provenance: Provenance = Field(default_factory=Provenance)
     language: str | None = Field(default=None, max_length=8)

@@ -20,6 +20,7 @@ from newsbeam.pipeline.bench import (
     measure_pipeline,
     table,
 )
+from newsbeam.pipeline.warc_bench import bench_warc, warc_table
 from newsbeam.schemas import reader_partitioning
 from newsbeam.transforms.dedup import (
     DEFAULT_NEAR_DUPLICATE_THRESHOLD,
@@ -124,3 +125,12 @@ def test_two_plain_loops_at_once_share_the_files_between_them(tmp_path):
     assert one["words"] == two["words"]
     assert len(two["process_seconds"]) == 2 and two["peak_child_rss_mb"] > 0
     assert max(two["process_seconds"]) <= two["seconds"]
+
+
+@needs_benchmark
+def test_the_warc_bench_reads_back_every_response_it_wrote(tmp_path):
+    result = bench_warc(BENCHMARK / "html", 2, tmp_path)
+    assert result["file"]["bytes"] >= 2_000_000
+    counts = {run["reader"]: run["records"] for run in result["readers"]}
+    assert counts["newsbeam"] == counts["warcio"] == result["file"]["responses"] > 60
+    assert "MB/s" in warc_table(result)

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pyarrow.dataset as ds
 import pytest
+from warcio.warcwriter import WARCWriter
 
+from newsbeam.pipeline.warc_bench import sample_pages, write_response
 from tests.conftest import ROOT, SEEDS, read_manifest, run_cli
 
 pytestmark = pytest.mark.slow
@@ -51,11 +53,27 @@ def inputs(tmp_path_factory) -> Path:
     (folder / "empty.txt").write_text("")  # a reject
     for page in sorted(HTML.glob("*.html.gz"))[:20]:
         shutil.copy(page, folder / page.name)
+    # A WARC of three other pages and a 404: its records are spread over the workers by a
+    # GroupByKey, which the Dask runner must translate without losing any.
+    with (folder / "crawl.warc.gz").open("wb") as handle:
+        writer = WARCWriter(handle, gzip=True)
+        for url, body in sample_pages(HTML)[20:23]:
+            write_response(writer, url, body)
+        write_response(
+            writer, "https://news.example/gone", b"<html></html>", status="404 Not Found"
+        )
     return folder
 
 
 def patterns(folder: Path) -> list[str]:
-    return ["--input", f"{folder}/*.txt", "--input", f"{folder}/*.html.gz"]
+    return [
+        "--input",
+        f"{folder}/*.txt",
+        "--input",
+        f"{folder}/*.html.gz",
+        "--input",
+        f"{folder}/*.warc.gz",
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +179,7 @@ def test_a_real_dask_cluster_gives_the_direct_runners_output(
     )
     assert result.returncode == 0, result.stderr
     counts = read_manifest(output)["counts"]
-    assert counts["read"] == counts["written"] + counts["rejected"] + counts["duplicates"] == 27
+    assert counts["read"] == counts["written"] + counts["rejected"] + counts["duplicates"] == 31
     dask, direct = snapshot(output), snapshot(direct_output)
     for table in dask:
         assert dask[table] == direct[table], table

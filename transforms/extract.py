@@ -270,6 +270,7 @@ def article_fields(
         "contributors": cleaned.contributors,
         "published_at": published_at,
         "date_source": date_source,
+        "crawled_at": doc.crawled_at,
         "dateline": cleaned.dateline,
         "provenance": provenance,
         "language": detect_language(body),

@@ -124,8 +124,10 @@ class CheckLedgerFn(beam.DoFn):
         entries = recorded.get(name)
         if entries:
             matches = FileSystems.match([path])[0].metadata_list
+            # A part of a split archive carries its file's checksum: no part reads the file again.
+            sha256 = getattr(element, "sha256", None)
             if matches and is_recorded(
-                matches[0].size_in_bytes, entries, lambda: file_sha256(path)
+                matches[0].size_in_bytes, entries, lambda: sha256 or file_sha256(path)
             ):
                 self._skipped.inc()
                 yield SkippedInput(name)

@@ -1,6 +1,7 @@
 """Read: match input patterns, open whole files, decode them, and turn them into RawDocuments.
 
-The input kind follows the extension (`.txt`, `.html`/`.htm`, `.jsonl`, each optionally `.gz`);
+The input kind follows the extension (`.txt`, `.html`/`.htm`, `.jsonl`, each optionally `.gz`;
+`.warc`/`.arc`, optionally `.gz`, read record by record by `transforms.warc`);
 compression follows the bytes (a gzip stream is decompressed whatever the name says, a `.gz` file
 that is not gzip is read as it is). Every file or JSONL line that cannot become a RawDocument
 becomes a Reject at stage "read" naming the file, the line, and what to do. `parse_file` never
@@ -21,6 +22,7 @@ Hostile input and what it becomes (docs/hostile-input.md has the whole catalogue
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import zlib
@@ -47,10 +49,18 @@ from newsbeam.transforms.encoding import (
 from newsbeam.transforms.errors import error_details
 from newsbeam.transforms.routing import SplitOff
 from newsbeam.transforms.timing import stage_timer, timed
+from newsbeam.transforms.warc import HashingReader, split_points, warc_documents
 
 __all__ = ["DecodeError", "MatchInputs", "ReadDocuments", "decode", "input_kind", "parse_file"]
 
-KINDS = {".txt": "text", ".html": "html", ".htm": "html", ".jsonl": "jsonl"}
+KINDS = {
+    ".txt": "text",
+    ".html": "html",
+    ".htm": "html",
+    ".jsonl": "jsonl",
+    ".warc": "warc",
+    ".arc": "warc",
+}
 DEFAULT_MAX_BYTES = 50_000_000
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -157,8 +167,11 @@ def parse_file(
         yield reject(
             "unsupported_kind",
             "unsupported file type; newsbeam reads "
-            ".txt, .html, .htm and .jsonl, optionally gzip-compressed (.gz)",
+            ".txt, .html, .htm, .jsonl, .warc and .arc, optionally gzip-compressed (.gz)",
         )
+        return
+    if kind == "warc":  # `--max-bytes` bounds each record, not the whole archive
+        yield from warc_documents(uri, lambda: io.BytesIO(data), max_bytes)
         return
     if len(data) > max_bytes:
         yield reject(
@@ -407,9 +420,80 @@ class MatchInputs(beam.PTransform):
         )
 
 
+class ArchivePart(FileMetadata):
+    """One part of a large WARC file: the records that start at byte `start` up to `stop` (None:
+    the end of the file), about `documents` document records; read as an input of its own, so a
+    local run's chunks can hold one part each. `size` and `sha256` are the whole file's (taken
+    when it was split): the ledger of inputs records the file once its `last` part is read."""
+
+    def __init__(
+        self,
+        metadata: FileMetadata,
+        start: int,
+        stop: int | None,
+        documents: int,
+        sha256: str,
+        last: bool,
+    ) -> None:
+        super().__init__(metadata.path, metadata.size_in_bytes, metadata.last_updated_in_seconds)
+        self.start, self.stop, self.documents = start, stop, documents
+        self.sha256, self.last = sha256, last
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, ArchivePart)
+            and super().__eq__(other)
+            and (self.start, self.stop) == (other.start, other.stop)
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.path, self.start))
+
+    def __repr__(self) -> str:
+        return f"ArchivePart({self.path!r}, start={self.start}, stop={self.stop})"
+
+
+def split_archives(files: list[FileMetadata], documents: int) -> list[FileMetadata]:
+    """`files` with every WARC or ARC file of more than `documents` document records replaced by
+    its parts (ArchiveParts of `documents` records each, in order); other files as they are.
+    Each archive is read once here, record headers only, and its checksum taken on the way. A
+    file that cannot be read or split stays whole (reading it rejects what is wrong)."""
+    out: list[FileMetadata] = []
+    for metadata in files:
+        if input_kind(metadata.path)[0] != "warc":
+            out.append(metadata)
+            continue
+        try:
+            with FileSystems.open(
+                metadata.path, compression_type=CompressionTypes.UNCOMPRESSED
+            ) as handle:
+                reader = HashingReader(handle)
+                points = split_points(reader, documents)  # type: ignore[arg-type]
+                reader.drain()
+        except OSError:
+            points = [0]
+        if len(points) == 1:
+            out.append(metadata)
+            continue
+        bounds = [*points[1:], None]
+        out.extend(
+            ArchivePart(metadata, start, stop, documents, reader.sha256(), stop is None)
+            for start, stop in zip(points, bounds, strict=True)
+        )
+    return out
+
+
+class ArchiveRecord(NamedTuple):
+    """A RawDocument read from a WARC or ARC file: one file holds many, to be spread over the
+    workers (a type of its own, not a tagged output: see `transforms.routing`)."""
+
+    document: RawDocument
+
+
 class ParseFileFn(beam.DoFn):
-    """Reads one matched file and emits its RawDocuments and Rejects, and with `fingerprint`
-    also one Fingerprint of the file (path, size, checksum) for the ledger of inputs.
+    """Reads one matched file and emits its RawDocuments (ArchiveRecords for a WARC file) and
+    Rejects, and with `fingerprint` also one Fingerprint of the file (path, size, checksum) for
+    the ledger of inputs.
 
     Example input: a fileio.ReadableFile for `seeds/000_383991272e6f6611.txt`.
     """
@@ -432,6 +516,9 @@ class ParseFileFn(beam.DoFn):
         path = readable.metadata.path
         uri = display_path(path)
         self._files.inc()
+        if input_kind(path)[0] == "warc":
+            yield from self._read_archive(readable, uri)
+            return
         try:
             with readable.open() as handle:
                 # One byte past the limit is enough to know the file is too large.
@@ -478,6 +565,94 @@ class ParseFileFn(beam.DoFn):
                 )
             )
 
+    def _read_archive(self, readable: fileio.ReadableFile, uri: str):
+        """A WARC or ARC file (or an ArchivePart of one), streamed record by record (never whole
+        in memory); its checksum is taken from the same pass."""
+        part = readable.metadata if isinstance(readable.metadata, ArchivePart) else None
+        streams: list[Any] = []
+
+        def open_stream() -> Any:
+            streams.append(readable.open() if part else HashingReader(readable.open()))
+            return streams[-1]
+
+        bounds = {"start": part.start, "stop": part.stop} if part else {}
+        emitted = 0
+        try:
+            for record in warc_documents(uri, open_stream, self._max_bytes, **bounds):
+                emitted += 1
+                if isinstance(record, Reject):
+                    yield self._reject(record)
+                else:
+                    self._documents.inc()
+                    yield ArchiveRecord(record)
+            if self._fingerprint and part is not None and part.last:
+                yield Fingerprint(uri, part.size_in_bytes, part.sha256)
+            elif self._fingerprint and part is None and streams:
+                streams[-1].drain()
+                yield Fingerprint(uri, streams[-1].size, streams[-1].sha256())
+        except OSError as error:
+            yield self._reject(
+                Reject(
+                    source_uri=uri,
+                    stage="read",
+                    reason="unreadable_file",
+                    message=f"{uri}: cannot read ({error}) after {emitted} records; "
+                    "check that it exists and is readable",
+                )
+            )
+        except Exception as error:  # warc_documents never raises for bad content; keep the file
+            yield self._reject(
+                Reject(
+                    source_uri=uri,
+                    stage="read",
+                    reason="reader_error",
+                    message=f"{uri}: reading failed after {emitted} records "
+                    f"({type(error).__name__}: {error}); please report it with the file",
+                )
+            )
+        finally:
+            for stream in streams:
+                stream.close()
+        if streams and part is None:
+            self._bytes.update(streams[-1].size)
+
+
+def _spread_key(record: ArchiveRecord) -> tuple[int, RawDocument]:
+    # An int key (string keys group wrongly on Dask's distributed scheduler: beam issue 29365).
+    return zlib.crc32(record.document.source_uri.encode("utf-8")), record.document
+
+
+def _unwrap(record: Any) -> Any:
+    return record.document if isinstance(record, ArchiveRecord) else record
+
+
+class ParseFiles(beam.PTransform):
+    """ReadableFiles → their records (RawDocuments, Rejects and, with `fingerprint`,
+    Fingerprints), the records of a multi-record archive (WARC) spread over the workers by a
+    shuffle, so that one big archive is extracted by every worker, not only the one that read
+    it. `spread=False` (a streaming run, whose windows carry their own triggers) leaves them."""
+
+    def __init__(self, max_bytes: int, fingerprint: bool = False, spread: bool = True) -> None:
+        super().__init__()
+        self._max_bytes = max_bytes
+        self._fingerprint = fingerprint
+        self._spread = spread
+
+    def expand(self, readables):
+        parsed = readables | "ParseEachFile" >> beam.ParDo(
+            ParseFileFn(self._max_bytes, self._fingerprint)
+        )
+        if not self._spread:
+            return parsed | "UnwrapRecords" >> beam.Map(_unwrap)
+        files, records = parsed | "SplitArchiveRecords" >> SplitOff(ArchiveRecord)
+        documents = (
+            records
+            | "KeyRecords" >> beam.Map(_spread_key)
+            | "ShuffleRecords" >> beam.GroupByKey()
+            | "UnkeyRecords" >> beam.FlatMapTuple(lambda _key, documents: documents)
+        )
+        return (files, documents) | "CollectRecords" >> beam.Flatten()
+
 
 class ReadDocuments(beam.PTransform):
     """Matched files (FileMetadata, or paths) → (RawDocuments, Rejects)."""
@@ -490,7 +665,7 @@ class ReadDocuments(beam.PTransform):
         return (
             paths
             | "OpenFiles" >> fileio.ReadMatches(compression=CompressionTypes.UNCOMPRESSED)
-            | "ParseFiles" >> beam.ParDo(ParseFileFn(self._max_bytes))
+            | "ParseFiles" >> ParseFiles(self._max_bytes)
             | "SplitRejects" >> SplitOff(Reject)
         )
 
@@ -500,15 +675,16 @@ class ReadInputFiles(beam.PTransform):
     Fingerprint per file read, which the ledger of inputs (`_inputs/`) records. A file that
     cannot be opened has no Fingerprint: it is a Reject and is tried again by the next run."""
 
-    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES, spread: bool = True) -> None:
         super().__init__()
         self._max_bytes = max_bytes
+        self._spread = spread
 
     def expand(self, paths: beam.PCollection[FileMetadata]):
         records, fingerprints = (
             paths
             | "OpenFiles" >> fileio.ReadMatches(compression=CompressionTypes.UNCOMPRESSED)
-            | "ParseFiles" >> beam.ParDo(ParseFileFn(self._max_bytes, fingerprint=True))
+            | "ParseFiles" >> ParseFiles(self._max_bytes, fingerprint=True, spread=self._spread)
             | "SplitFingerprints" >> SplitOff(Fingerprint)
         )
         documents, rejects = records | "SplitRejects" >> SplitOff(Reject)

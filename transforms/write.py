@@ -499,7 +499,7 @@ def build_manifest(
         run_id=run_id,
         started_at=started_at,
         finished_at=finished_at,
-        inputs=sorted(inputs),
+        inputs=sorted(set(inputs)),  # the parts of a split archive are one input
         counts=counts,
         files=by_table,
         skipped_inputs=sorted(set(skipped)),
@@ -510,7 +510,8 @@ def build_manifest(
 
 def merge_manifests(parts: list[Manifest]) -> Manifest:
     """One ledger for a run made of several pipeline runs (chunks): counts added up, inputs and
-    files gathered, from the first start to the last finish."""
+    files gathered, from the first start to the last finish. A file read in parts (a large WARC
+    split over chunks) is one input, and skipped once."""
     totals: Counter[str] = Counter()
     by: dict[str, Counter[str]] = {
         "rejected_by_stage": Counter(),
@@ -533,6 +534,8 @@ def merge_manifests(parts: list[Manifest]) -> Manifest:
             counter.update(getattr(counts, name))
         for table, paths in part.files.items():
             files.setdefault(table, []).extend(paths)
+    skipped = sorted({i for p in parts for i in p.skipped_inputs})
+    totals["skipped"] = len(skipped)
     counts = Counts(
         **{
             name: totals[name]
@@ -544,10 +547,10 @@ def merge_manifests(parts: list[Manifest]) -> Manifest:
         run_id=parts[0].run_id.rsplit("-c", 1)[0],
         started_at=min(p.started_at for p in parts),
         finished_at=max(p.finished_at for p in parts),
-        inputs=sorted(i for p in parts for i in p.inputs),
+        inputs=sorted({i for p in parts for i in p.inputs}),
         counts=counts,
         files={table: sorted(paths) for table, paths in sorted(files.items())},
-        skipped_inputs=sorted(i for p in parts for i in p.skipped_inputs),
+        skipped_inputs=skipped,
     )
 
 
