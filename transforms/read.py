@@ -124,6 +124,19 @@ def _excerpt(text: str | bytes) -> str:
     return text[:300]
 
 
+def _reader_error(uri: str, emitted: int, error: Exception, excerpt: str = "") -> Reject:
+    """The reject for a reader that failed where it never should: the file is kept in the
+    ledger's account, with what it had produced."""
+    return Reject(
+        source_uri=uri,
+        stage="read",
+        reason="reader_error",
+        message=f"{uri}: reading failed after {emitted} records "
+        f"({type(error).__name__}: {error}); please report it with the file",
+        excerpt=excerpt,
+    )
+
+
 def gunzip(data: bytes, max_bytes: int) -> tuple[bytes, str | None]:
     """(decompressed bytes, None) for a sound gzip stream (several members are joined; bytes
     after the last member are ignored, as `gzip -d` does), or (the bytes decompressed before the
@@ -553,17 +566,7 @@ class ParseFileFn(beam.DoFn):
                 self._documents.inc()
                 yield record
         if failure is not None:
-            emitted, error = len(records), failure
-            yield self._reject(
-                Reject(
-                    source_uri=uri,
-                    stage="read",
-                    reason="reader_error",
-                    message=f"{uri}: reading failed after {emitted} records "
-                    f"({type(error).__name__}: {error}); please report it with the file",
-                    excerpt=_excerpt(data),
-                )
-            )
+            yield self._reject(_reader_error(uri, len(records), failure, _excerpt(data)))
 
     def _read_archive(self, readable: fileio.ReadableFile, uri: str):
         """A WARC or ARC file (or an ArchivePart of one), streamed record by record (never whole
@@ -601,15 +604,7 @@ class ParseFileFn(beam.DoFn):
                 )
             )
         except Exception as error:  # warc_documents never raises for bad content; keep the file
-            yield self._reject(
-                Reject(
-                    source_uri=uri,
-                    stage="read",
-                    reason="reader_error",
-                    message=f"{uri}: reading failed after {emitted} records "
-                    f"({type(error).__name__}: {error}); please report it with the file",
-                )
-            )
+            yield self._reject(_reader_error(uri, emitted, error))
         finally:
             for stream in streams:
                 stream.close()
