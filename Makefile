@@ -41,13 +41,13 @@ lint: install
 	$(BIN)/ruff format --check .
 
 eval: install
-	$(BIN)/python -m newsbeam.pipeline.evaluate $(EVAL_SETS) --json $(OUT)/eval.json
+	$(BIN)/python -m newsbeam.pipeline.bench.evaluate $(EVAL_SETS) --json $(OUT)/eval.json
 
 dedup-eval: install
-	$(BIN)/python -m newsbeam.pipeline.dedup_eval $(BENCHMARK) --json $(OUT)/dedup-eval.json
+	$(BIN)/python -m newsbeam.pipeline.bench.dedup_eval $(BENCHMARK) --json $(OUT)/dedup-eval.json
 
 bench: install
-	$(BIN)/python -m newsbeam.pipeline.bench --benchmark $(BENCHMARK) --json $(OUT)/bench.json
+	$(BIN)/python -m newsbeam.pipeline.bench.bench --benchmark $(BENCHMARK) --json $(OUT)/bench.json
 
 # docs/report.png: the report of a fresh run on the seeds, as headless Chromium draws it
 # (Debian: apt-get install chromium).

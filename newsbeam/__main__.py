@@ -2,6 +2,6 @@
 
 import sys
 
-from newsbeam.pipeline.cli import main
+from newsbeam.pipeline.run.cli import main
 
 sys.exit(main())

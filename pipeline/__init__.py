@@ -1,4 +1,6 @@
-"""newsbeam's pipeline: options, build_pipeline() and the `newsbeam` command."""
+"""newsbeam's pipeline, one sub-package per concern: `compose` (options, build_pipeline), `run`
+(the `newsbeam` command and its runners), `inspect` (reading an output folder), `bench`
+(measuring); `beam_internals` holds every use of a private Beam name."""
 
 import logging
 

@@ -10,7 +10,7 @@ import itertools
 import pyarrow.dataset as ds
 import pytest
 
-from newsbeam.pipeline.bench import (
+from newsbeam.pipeline.bench.bench import (
     BANNERS,
     build_corpus,
     claims,
@@ -20,7 +20,7 @@ from newsbeam.pipeline.bench import (
     measure_pipeline,
     table,
 )
-from newsbeam.pipeline.warc_bench import bench_warc, warc_table
+from newsbeam.pipeline.bench.warc_bench import bench_warc, warc_table
 from newsbeam.schemas import reader_partitioning
 from newsbeam.transforms.dedup import (
     DEFAULT_NEAR_DUPLICATE_THRESHOLD,

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from newsbeam.pipeline import cli
-from newsbeam.pipeline.arguments import cli_parser
-from newsbeam.pipeline.cli import EXIT_USAGE, check_inputs, main
-from newsbeam.pipeline.summary import invoked_as, run_summary
+from newsbeam.pipeline.compose.arguments import cli_parser
+from newsbeam.pipeline.inspect.summary import invoked_as, run_summary
+from newsbeam.pipeline.run import cli
+from newsbeam.pipeline.run.cli import EXIT_USAGE, check_inputs, main
 from tests.conftest import SEEDS
 
 
@@ -47,7 +47,7 @@ def test_bare_newsbeam_prints_usage_and_exits_2():
 def loads_beam(*args: str) -> tuple[str, bool]:
     """`main(args)` in a fresh process: what it printed, and whether it imported Beam."""
     script = (
-        "import sys\nfrom pipeline.cli import main\n"
+        "import sys\nfrom pipeline.run.cli import main\n"
         "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
         "print('apache_beam' in sys.modules, file=sys.stderr)"
     )

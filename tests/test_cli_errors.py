@@ -10,8 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from newsbeam.pipeline.cli import EXIT_USAGE, main
-from newsbeam.pipeline.flags import FlagError, beam_parser, check_arguments, check_runner, closest
+from newsbeam.pipeline.compose.flags import (
+    FlagError,
+    beam_parser,
+    check_arguments,
+    check_runner,
+    closest,
+)
+from newsbeam.pipeline.run.cli import EXIT_USAGE, main
 from tests.conftest import SEEDS, run_cli
 
 
@@ -124,7 +130,7 @@ def test_every_valid_beam_and_newsbeam_option_passes():
         "direct",
         "DataflowRunner",
         "DaskRunner",
-        "newsbeam.pipeline.dask_runner.DaskRunner",
+        "newsbeam.pipeline.beam_internals.DaskRunner",
         "PrismRunner",
     ],
 )

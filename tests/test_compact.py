@@ -14,10 +14,10 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from newsbeam.pipeline import compact as compaction
-from newsbeam.pipeline.cli import EXIT_USAGE, main
-from newsbeam.pipeline.compact import JOURNAL, compact, partitions, recover
-from newsbeam.pipeline.stats import read_output
+from newsbeam.pipeline.inspect.stats import read_output
+from newsbeam.pipeline.run import compact as compaction
+from newsbeam.pipeline.run.cli import EXIT_USAGE, main
+from newsbeam.pipeline.run.compact import JOURNAL, compact, partitions, recover
 from newsbeam.schemas import (
     ARTICLE_SCHEMA,
     DUPLICATE_SCHEMA,

@@ -17,7 +17,7 @@ import pyarrow.dataset as ds
 import pytest
 from warcio.warcwriter import WARCWriter
 
-from newsbeam.pipeline.warc_bench import sample_pages, write_response
+from newsbeam.pipeline.bench.warc_bench import sample_pages, write_response
 from tests.conftest import ROOT, SEEDS, read_manifest, run_cli
 
 pytestmark = pytest.mark.slow

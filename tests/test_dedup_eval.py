@@ -1,11 +1,11 @@
-"""`python -m newsbeam.pipeline.dedup_eval`: the pairs it builds and the measurement, on the
+"""`python -m newsbeam.pipeline.bench.dedup_eval`: the pairs it builds and the measurement, on the
 seeds."""
 
 from __future__ import annotations
 
 import random
 
-from newsbeam.pipeline.dedup_eval import (
+from newsbeam.pipeline.bench.dedup_eval import (
     EDIT_RATES,
     NEAR_RATE_LIMIT,
     build_pairs,

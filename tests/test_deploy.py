@@ -20,8 +20,8 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from packaging.requirements import Requirement
 
-from newsbeam.pipeline.launch import template_options
-from newsbeam.pipeline.options import NewsbeamOptions
+from newsbeam.pipeline.compose.options import NewsbeamOptions
+from newsbeam.pipeline.run.launch import template_options
 from tests.conftest import ROOT
 
 DEPLOY = ROOT / "deploy"
@@ -125,7 +125,7 @@ def test_the_image_is_the_beam_sdk_of_the_pinned_version_with_the_three_packages
     assert 'FLEX_TEMPLATE_PYTHON_PY_FILE="${WORKDIR}/main.py"' in dockerfile
     assert 'FLEX_TEMPLATE_PYTHON_SETUP_FILE="${WORKDIR}/setup.py"' in dockerfile
     main = (DEPLOY / "dataflow" / "main.py").read_text()
-    assert "from newsbeam.pipeline.launch import main" in main
+    assert "from newsbeam.pipeline.run.launch import main" in main
 
 
 def test_the_scheduler_launches_the_template_hourly_with_declared_parameters():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from newsbeam.pipeline.evaluate import evaluate, fold_of, score, shingle_counts
+from newsbeam.pipeline.bench.evaluate import evaluate, fold_of, score, shingle_counts
 from tests.conftest import ROOT
 
 BENCHMARK = ROOT.parent / "shared" / "benchmarks" / "aeb-dev"

@@ -7,8 +7,7 @@ import sys
 
 import pytest
 
-from newsbeam.pipeline.cli import EXIT_BROKEN_PIPE, EXIT_USAGE, main
-from newsbeam.pipeline.stats import (
+from newsbeam.pipeline.inspect.stats import (
     BoilerplateStats,
     CopiedStory,
     DuplicateStats,
@@ -17,7 +16,8 @@ from newsbeam.pipeline.stats import (
     RejectStats,
     read_output,
 )
-from newsbeam.pipeline.summary import cell, inspect_text, run_summary, size, text_table
+from newsbeam.pipeline.inspect.summary import cell, inspect_text, run_summary, size, text_table
+from newsbeam.pipeline.run.cli import EXIT_BROKEN_PIPE, EXIT_USAGE, main
 from tests.conftest import ROOT, read_manifest
 from tests.outputs import A1, write_output
 

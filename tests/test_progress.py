@@ -21,8 +21,8 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from newsbeam.pipeline.build import build_pipeline
-from newsbeam.pipeline.progress import (
+from newsbeam.pipeline.compose.build import build_pipeline
+from newsbeam.pipeline.run.progress import (
     STAGES,
     ProgressState,
     Stage,

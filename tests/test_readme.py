@@ -12,7 +12,7 @@ import shutil
 import duckdb
 import pytest
 
-from newsbeam.pipeline.cli import EXIT_USAGE, main
+from newsbeam.pipeline.run.cli import EXIT_USAGE, main
 from newsbeam.schemas import (
     ARTICLE_SCHEMA,
     DUPLICATE_SCHEMA,

@@ -17,8 +17,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from newsbeam.pipeline.cli import main
-from newsbeam.pipeline.report import (
+from newsbeam.pipeline.inspect.report import (
     OTHER_COLOUR,
     PALETTE,
     Bar,
@@ -28,7 +27,8 @@ from newsbeam.pipeline.report import (
     render_report,
     time_bins,
 )
-from newsbeam.pipeline.stats import read_output
+from newsbeam.pipeline.inspect.stats import read_output
+from newsbeam.pipeline.run.cli import main
 from tests.outputs import write_output
 
 CHROMIUM = Path("/usr/bin/chromium")

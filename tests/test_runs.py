@@ -9,8 +9,8 @@ import platform
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, TypeOptions
 
-from newsbeam.pipeline.build import new_pipeline
-from newsbeam.pipeline.runs import (
+from newsbeam.pipeline.compose.build import new_pipeline
+from newsbeam.pipeline.run.runs import (
     chunk_size,
     local_workers,
     release_memory,
@@ -43,7 +43,7 @@ def test_local_pipelines_never_try_the_prism_runner(tmp_path, caplog):
     with caplog.at_level(logging.INFO, logger=logger), new_pipeline(options) as p:
         _ = p | beam.Create([1, 2]) | beam.Map(lambda x: x + 1)
     assert "Prism" not in caplog.text
-    dask = new_pipeline(PipelineOptions(["--runner=pipeline.dask_runner.DaskRunner"]))
+    dask = new_pipeline(PipelineOptions(["--runner=pipeline.beam_internals.DaskRunner"]))
     assert type(dask.runner).__name__ == "DaskRunner"
 
 

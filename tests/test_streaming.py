@@ -23,9 +23,9 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to_per_window
 from apache_beam.transforms.window import GlobalWindow, IntervalWindow, TimestampedValue
 
-from newsbeam.pipeline.build import apply_streaming, build_streaming_pipeline
-from newsbeam.pipeline.options import NewsbeamOptions
-from newsbeam.pipeline.streaming import StopFlag, Watcher, due, window_end, window_tag_of
+from newsbeam.pipeline.compose.build import apply_streaming, build_streaming_pipeline
+from newsbeam.pipeline.compose.options import NewsbeamOptions
+from newsbeam.pipeline.run.streaming import StopFlag, Watcher, due, window_end, window_tag_of
 from newsbeam.schemas import UNDATED, Reject
 from newsbeam.transforms.ledger import is_recorded
 from newsbeam.transforms.stream import message_uri, parse_message

@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from newsbeam.pipeline.runs import chunk_inputs
-from newsbeam.pipeline.warc_bench import CRAWL_DATE, write_response
+from newsbeam.pipeline.bench.warc_bench import CRAWL_DATE, write_response
+from newsbeam.pipeline.run.runs import chunk_inputs
 from newsbeam.schemas import REJECT_SCHEMA, RawDocument, Reject, to_row
 from newsbeam.transforms.read import (
     MatchInputs,

@@ -13,7 +13,7 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 from warcio.warcwriter import WARCWriter
 
-from newsbeam.pipeline.warc_bench import CRAWL_DATE, sample_pages, write_response
+from newsbeam.pipeline.bench.warc_bench import CRAWL_DATE, sample_pages, write_response
 from tests.conftest import ROOT, SEEDS, read_manifest, run_cli
 
 pytestmark = [

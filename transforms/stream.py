@@ -14,7 +14,7 @@ any other. Records later than the allowed lateness would be dropped by the runne
 far beyond any backlog Pub/Sub keeps (seven days at most).
 
 Sources (`build_streaming_pipeline` chooses):
-- `ArrivedFiles`: files a local watcher saw, with the time it saw them (`pipeline.streaming`
+- `ArrivedFiles`: files a local watcher saw, with the time it saw them (`pipeline.run.streaming`
   polls the patterns and runs one bounded pipeline per closed window, see there why);
 - `WatchInputs`: `fileio.MatchContinuously` over the `--input` patterns, on a streaming runner;
 - `ReadMessages`: a Pub/Sub subscription (Dataflow); a message carries one JSON record (the

@@ -22,7 +22,7 @@ Layout (DESIGN.md):
 Partitions are by day only (`--partition-by published_date,source` adds `source=SLUG/` under
 the day, for those who want it): outlets are many and small, and a partition per outlet and day
 makes one file per article. A run writes one file per partition per chunk or window;
-`newsbeam compact` merges those of many runs (`pipeline.compact`). Undated articles are in
+`newsbeam compact` merges those of many runs (`pipeline.run.compact`). Undated articles are in
 Hive's null partition (`published_date=__HIVE_DEFAULT_PARTITION__`), so that DuckDB and Polars
 type `published_date` as a DATE (null when undated) whether or not an output holds one; pyarrow
 and pandas infer no dates from paths and are given `schemas.reader_partitioning()`.
@@ -350,7 +350,7 @@ _CHUNK_SUFFIX = re.compile(r"-c\d{4}$")
 def written_by_run(path: str, run_id: str, other_chunks: bool = True) -> bool:
     """Whether `path` is a file that batch run `run_id` writes (`…/part-RUN-00000.parquet`, or
     its ledger `_inputs/part-RUN.parquet`), or (`other_chunks`) one that another chunk of the
-    same local run writes (`RUN-c0001`, `RUN-c0002`, … : `pipeline.runs`)."""
+    same local run writes (`RUN-c0001`, `RUN-c0002`, … : `pipeline.run.runs`)."""
     run = (
         re.escape(_CHUNK_SUFFIX.sub("", run_id)) + r"(-c\d{4})?"
         if other_chunks

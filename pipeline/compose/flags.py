@@ -13,11 +13,9 @@ import contextlib
 import difflib
 from collections.abc import Sequence
 
-from apache_beam.options.pipeline_options import (
-    PipelineOptions,
-    StandardOptions,
-    _BeamArgumentParser,
-)
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+from newsbeam.pipeline.beam_internals import BeamArgumentParser
 
 DASK_RUNNER_NAME = "DaskRunner"
 
@@ -36,7 +34,7 @@ def beam_parser() -> argparse.ArgumentParser:
     """A parser of every registered PipelineOptions flag, newsbeam's included, built as Beam's
     own `get_all_options` builds it but without abbreviations (Beam accepts none either)."""
     _register_runner_options()
-    parser = _BeamArgumentParser(allow_abbrev=False, add_help=False, conflict_handler="resolve")
+    parser = BeamArgumentParser(allow_abbrev=False, add_help=False, conflict_handler="resolve")
     classes = {str(cls): cls for cls in PipelineOptions.__subclasses__()}
     for cls in classes.values():
         cls._add_argparse_args(parser)

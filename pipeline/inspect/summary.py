@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from newsbeam.pipeline.stats import OutputStats
+from newsbeam.pipeline.inspect.stats import OutputStats
 
 MAX_CELL = 60
 TABLE_LABELS = ("articles", "entities", "rejects", "duplicates")

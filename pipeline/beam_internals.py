@@ -1,15 +1,19 @@
-"""Beam's DaskRunner, with one fix: every Dask partition of a ParDo gets its own output list.
+"""Every use of a private Beam name, in one place, each checked by tests/test_beam_internals.py
+so that a Beam upgrade that changes one fails there first.
 
-Beam 2.77's Dask translation of ParDo (`runners/dask/transform_evaluator.py`) builds one output
-receiver when the graph is built and passes that same object to every partition's task, and
-`apply_dofn_to_bundle` returns everything the receiver ever collected without clearing it. When
-a worker runs several partitions that share the deserialised object, a partition returns the
-outputs of the partitions before it again: elements are silently duplicated (measured here: the
-per-source template counts of a 27-document run saw lines of one page three times). This module
-replaces the ParDo translation with one that builds the receiver inside the task.
+- `BeamArgumentParser`: the argparse parser Beam's own options are defined on (it adds
+  `add_value_provider_argument`), which `compose.flags` needs to list every flag Beam accepts.
+- `DaskRunner`: Beam's DaskRunner with one fix: every Dask partition of a ParDo gets its own
+  output list. Beam 2.77's Dask translation of ParDo (`runners/dask/transform_evaluator.py`)
+  builds one output receiver when the graph is built and passes that same object to every
+  partition's task, and `apply_dofn_to_bundle` returns everything the receiver ever collected
+  without clearing it. When a worker runs several partitions that share the deserialised object,
+  a partition returns the outputs of the partitions before it again: elements are silently
+  duplicated (the per-source template counts of a 27-document run saw lines of one page three
+  times). `ParDo` below builds the receiver inside the task.
 
-Use it as `--runner pipeline.dask_runner.DaskRunner`; `newsbeam run --runner DaskRunner` does.
-Workers need newsbeam installed, since the task function lives here.
+Use the runner as `--runner newsbeam.pipeline.beam_internals.DaskRunner`; `newsbeam run --runner
+DaskRunner` does. Workers need newsbeam installed, since the task function lives here.
 """
 
 from __future__ import annotations
@@ -17,9 +21,12 @@ from __future__ import annotations
 import typing as t
 
 import apache_beam as beam
+from apache_beam.options.pipeline_options import _BeamArgumentParser
 from apache_beam.runners.common import DoFnContext, DoFnInvoker, DoFnSignature, _OutputHandler
 from apache_beam.runners.dask import dask_runner, transform_evaluator
 from apache_beam.runners.dask.transform_evaluator import OneReceiver, get_windowed_value
+
+BeamArgumentParser = _BeamArgumentParser
 
 
 def run_bundle(

@@ -26,7 +26,7 @@ from apache_beam.io.filesystem import FileMetadata
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from apache_beam.runners.direct.direct_runner import DirectRunner
 
-from newsbeam.pipeline.options import NewsbeamOptions
+from newsbeam.pipeline.compose.options import NewsbeamOptions
 from newsbeam.schemas import (
     ARTICLE_SCHEMA,
     DUPLICATE_SCHEMA,

@@ -40,8 +40,8 @@ from types import FrameType
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from newsbeam.pipeline.build import build_streaming_pipeline, new_run_id
-from newsbeam.pipeline.options import NewsbeamOptions
+from newsbeam.pipeline.compose.build import build_streaming_pipeline, new_run_id
+from newsbeam.pipeline.compose.options import NewsbeamOptions
 from newsbeam.transforms.ledger import manifest_path
 from newsbeam.transforms.read import match_paths
 

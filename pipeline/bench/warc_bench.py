@@ -1,7 +1,8 @@
 """WARC files for tests and `make bench`: writing pages into a WARC, and timing how fast newsbeam
 reads one back.
 
-    python -m newsbeam.pipeline.warc_bench [--mb 1000] [--benchmark ../shared/benchmarks/aeb-dev]
+    python -m newsbeam.pipeline.bench.warc_bench [--mb 1000] \\
+        [--benchmark ../shared/benchmarks/aeb-dev]
 
 builds a crawl-shaped WARC (one gzip member per record: warcinfo, then a request and a response
 per page) of about `--mb` MB from the development pages, each page repeated under its own URL,
@@ -185,7 +186,7 @@ def run_reader(reader: str, path: Path) -> dict | None:
     """`measure_reader` in a fresh process, so that its peak RSS is its own; None when the reader
     is not installed."""
     done = subprocess.run(
-        [sys.executable, "-m", "newsbeam.pipeline.warc_bench", "measure", reader, str(path)],
+        [sys.executable, "-m", "newsbeam.pipeline.bench.warc_bench", "measure", reader, str(path)],
         capture_output=True,
         text=True,
     )
@@ -226,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(measure_reader(argv[1], Path(argv[2]))))
         return 0
     parser = argparse.ArgumentParser(
-        prog="python -m newsbeam.pipeline.warc_bench", description=__doc__.split("\n")[0]
+        prog="python -m newsbeam.pipeline.bench.warc_bench", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--mb", type=int, default=1000, help="size of the WARC to build, in MB")
     parser.add_argument(

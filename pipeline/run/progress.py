@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 import apache_beam as beam
+from apache_beam.pipeline import PipelineVisitor
 
 FLUSH_SECONDS = 0.25
 REFRESH_SECONDS = 0.5
@@ -115,15 +116,24 @@ class CountProgressFn(beam.DoFn):
         self._flushed_at = time.monotonic()
 
 
+class _TransformsByLabel(PipelineVisitor):
+    """Collects every applied transform, composites and their parts, by full label."""
+
+    def __init__(self) -> None:
+        self.found: dict[str, Any] = {}
+
+    def enter_composite_transform(self, transform_node: Any) -> None:
+        self.visit_transform(transform_node)
+
+    def visit_transform(self, transform_node: Any) -> None:
+        self.found[transform_node.full_label] = transform_node
+
+
 def _applied_transforms(pipeline: beam.Pipeline) -> dict[str, Any]:
     """Every applied transform of the pipeline, composites and their parts, by full label."""
-    found: dict[str, Any] = {}
-    pending = list(pipeline._root_transform().parts)
-    while pending:
-        applied = pending.pop()
-        found[applied.full_label] = applied
-        pending.extend(applied.parts)
-    return found
+    visitor = _TransformsByLabel()
+    pipeline.visit(visitor)
+    return visitor.found
 
 
 def attach_progress(

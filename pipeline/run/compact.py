@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from newsbeam.pipeline.arguments import DEFAULT_TARGET_MB
+from newsbeam.pipeline.compose.arguments import DEFAULT_TARGET_MB
 from newsbeam.schemas import (
     ARTICLE_SCHEMA,
     DUPLICATE_SCHEMA,

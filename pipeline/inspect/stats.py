@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from newsbeam.pipeline.arguments import DEFAULT_TOP
+from newsbeam.pipeline.compose.arguments import DEFAULT_TOP
 from newsbeam.schemas import reader_partitioning
 from newsbeam.transforms.write import MANIFEST, PARTITION_BY
 

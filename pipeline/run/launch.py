@@ -1,7 +1,7 @@
 """The Dataflow Flex Template's entry point: build the pipeline from the template's parameters
 and submit it, without waiting (the template launcher only submits).
 
-    python -m newsbeam.pipeline.launch --input 'gs://BUCKET/raw/*.txt' \\
+    python -m newsbeam.pipeline.run.launch --input 'gs://BUCKET/raw/*.txt' \\
         --output gs://BUCKET/newsbeam \\
         --runner DataflowRunner --project PROJECT --region REGION --temp_location gs://BUCKET/tmp
 
@@ -18,8 +18,8 @@ from collections.abc import Sequence
 
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
-from newsbeam.pipeline.build import build_pipeline, build_streaming_pipeline
-from newsbeam.pipeline.options import NewsbeamOptions
+from newsbeam.pipeline.compose.build import build_pipeline, build_streaming_pipeline
+from newsbeam.pipeline.compose.options import NewsbeamOptions
 
 
 def template_options(argv: Sequence[str]) -> PipelineOptions:

@@ -1,6 +1,6 @@
 """`make dedup-eval`: precision and recall of near-duplicate detection, per threshold.
 
-    python -m newsbeam.pipeline.dedup_eval [../shared/benchmarks/aeb-dev] [--seeds seeds] \
+    python -m newsbeam.pipeline.bench.dedup_eval [../shared/benchmarks/aeb-dev] [--seeds seeds] \
         [--json FILE]
 
 Texts: the true article bodies of the benchmark folder (`ground-truth.json`) and the clean bodies
@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass
 from itertools import combinations
 from pathlib import Path
 
-from newsbeam.pipeline.evaluate import save_results
+from newsbeam.pipeline.bench.evaluate import save_results
 from newsbeam.schemas import RawDocument
 from newsbeam.transforms.dedup import (
     DEFAULT_NEAR_DUPLICATE_THRESHOLD,
@@ -300,7 +300,7 @@ def summary(pairs: list[Pair]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m newsbeam.pipeline.dedup_eval",
+        prog="python -m newsbeam.pipeline.bench.dedup_eval",
         description="Precision and recall of newsbeam's near-duplicate detection per threshold.",
     )
     parser.add_argument(

@@ -28,7 +28,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
 from apache_beam.runners.runner import PipelineResult
 
-from newsbeam.pipeline.build import build_pipeline, new_run_id
+from newsbeam.pipeline.compose.build import build_pipeline, new_run_id
 from newsbeam.schemas import Manifest
 from newsbeam.transforms.read import split_archives
 from newsbeam.transforms.write import MANIFEST, merge_manifests, write_json

@@ -31,10 +31,10 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from newsbeam.pipeline.arguments import cli_parser
+from newsbeam.pipeline.compose.arguments import cli_parser
 
 if TYPE_CHECKING:
-    from newsbeam.pipeline.stats import OutputStats
+    from newsbeam.pipeline.inspect.stats import OutputStats
 
 # Beam takes seconds to import: each command imports what it needs when it runs, so `--help`,
 # `--version` and usage mistakes answer at once.
@@ -43,7 +43,7 @@ EXIT_USAGE = 2
 EXIT_UNBALANCED = 3
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141
-DASK_RUNNER = "newsbeam.pipeline.dask_runner.DaskRunner"
+DASK_RUNNER = "newsbeam.pipeline.beam_internals.DaskRunner"
 DASK_PARTITIONS_PER_WORKER = 4
 MANIFEST = "_manifest.json"  # = transforms.write.MANIFEST, without importing Beam
 LOCAL_RUNNERS = frozenset(
@@ -180,7 +180,7 @@ def run_on_dask(pipeline_args: list[str], workers: int) -> None:
     from apache_beam.options.pipeline_options import PipelineOptions
     from apache_beam.runners.dask.dask_runner import DaskOptions
 
-    from newsbeam.pipeline.cluster import ClusterError, check_hash_seeds, local_cluster
+    from newsbeam.pipeline.run.cluster import ClusterError, check_hash_seeds, local_cluster
 
     pipeline_args = [*pipeline_args, f"--runner={DASK_RUNNER}"]
     dask_options = PipelineOptions(pipeline_args).view_as(DaskOptions)
@@ -201,7 +201,7 @@ def run_on_dask(pipeline_args: list[str], workers: int) -> None:
 def _run_dask(pipeline_args: list[str], workers: int, dask_options) -> None:
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    from newsbeam.pipeline.build import build_pipeline
+    from newsbeam.pipeline.compose.build import build_pipeline
 
     if not (dask_options.npartitions or dask_options.partition_size):
         # Enough partitions for every worker to have work: Beam's default puts up to 128
@@ -217,11 +217,11 @@ def _run_dask(pipeline_args: list[str], workers: int, dask_options) -> None:
 
 def run_streaming(args: argparse.Namespace, pipeline_args: list[str], runner: str) -> int:
     """`--streaming`: on the DirectRunner, watch --input and write window by window until
-    SIGINT/SIGTERM (pipeline.streaming); on another runner, submit the unbounded pipeline."""
+    SIGINT/SIGTERM (pipeline.run.streaming); on another runner, submit the unbounded pipeline."""
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    from newsbeam.pipeline import streaming
-    from newsbeam.pipeline.build import build_streaming_pipeline
+    from newsbeam.pipeline.compose.build import build_streaming_pipeline
+    from newsbeam.pipeline.run import streaming
 
     if not args.output or not (args.input or args.pubsub_subscription):
         raise UsageError(
@@ -280,12 +280,17 @@ def run(argv: Sequence[str]) -> int:
     from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
     from apache_beam.runners.runner import PipelineResult
 
-    from newsbeam.pipeline.build import build_pipeline
-    from newsbeam.pipeline.compact import recover
-    from newsbeam.pipeline.flags import FlagError, beam_parser, check_arguments, check_runner
-    from newsbeam.pipeline.progress import show_progress
-    from newsbeam.pipeline.runs import print_chunk, run_in_chunks, run_local
-    from newsbeam.pipeline.summary import invoked_as, run_summary
+    from newsbeam.pipeline.compose.build import build_pipeline
+    from newsbeam.pipeline.compose.flags import (
+        FlagError,
+        beam_parser,
+        check_arguments,
+        check_runner,
+    )
+    from newsbeam.pipeline.inspect.summary import invoked_as, run_summary
+    from newsbeam.pipeline.run.compact import recover
+    from newsbeam.pipeline.run.progress import show_progress
+    from newsbeam.pipeline.run.runs import print_chunk, run_in_chunks, run_local
     from newsbeam.transforms.read import match_files
     from newsbeam.transforms.write import remove_temporaries
 
@@ -365,7 +370,7 @@ def inspect_folder(argv: Sequence[str]) -> int:
     if args.top < 1:
         raise UsageError("--top must be positive")
     stats = _stats(args.folder, args.top)
-    from newsbeam.pipeline.summary import inspect_text
+    from newsbeam.pipeline.inspect.summary import inspect_text
 
     print(inspect_text(stats, args.top))
     return 0
@@ -376,7 +381,7 @@ def write_report(argv: Sequence[str]) -> int:
     if args.top < 1:
         raise UsageError("--top must be positive")
     stats = _stats(args.folder, args.top)
-    from newsbeam.pipeline.report import render_report
+    from newsbeam.pipeline.inspect.report import render_report
 
     page = render_report(stats)
     try:
@@ -405,7 +410,7 @@ def compact_folder(argv: Sequence[str]) -> int:
             f"{args.folder!r} is not a newsbeam output (no {MANIFEST}). "
             "Give the --output folder of a newsbeam run."
         )
-    from newsbeam.pipeline.compact import compact
+    from newsbeam.pipeline.run.compact import compact
 
     done = compact(args.folder, args.target_mb)
     replaced = sum(len(c.replaced) for c in done)
@@ -432,7 +437,7 @@ def _check_folder(folder: str) -> None:
 
 def _stats(folder: str, top: int) -> OutputStats:
     _check_folder(folder)
-    from newsbeam.pipeline.stats import NotAnOutputError, read_output
+    from newsbeam.pipeline.inspect.stats import NotAnOutputError, read_output
 
     try:
         return read_output(folder, top)

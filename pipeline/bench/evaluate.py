@@ -1,6 +1,6 @@
 """`make eval`: score newsbeam's extraction on article-extraction benchmark folders.
 
-    python -m newsbeam.pipeline.evaluate ../shared/benchmarks/aeb-dev \
+    python -m newsbeam.pipeline.bench.evaluate ../shared/benchmarks/aeb-dev \
         ../shared/benchmarks/dragnet-dev [--json eval.json]
 
 A folder holds either `html/ID.html.gz` and `ground-truth.json` ({ID: {articleBody, url}}),
@@ -381,7 +381,7 @@ def save_results(path: Path | None, results: object) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m newsbeam.pipeline.evaluate", description=__doc__.split("\n")[0]
+        prog="python -m newsbeam.pipeline.bench.evaluate", description=__doc__.split("\n")[0]
     )
     parser.add_argument(
         "benchmarks",

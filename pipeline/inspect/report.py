@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from newsbeam.pipeline.stats import UNKNOWN_DATE, OutputStats
-from newsbeam.pipeline.summary import cell, size
+from newsbeam.pipeline.inspect.stats import UNKNOWN_DATE, OutputStats
+from newsbeam.pipeline.inspect.summary import cell, size
 
 PALETTE = (
     "#4e79a7",

@@ -1,6 +1,6 @@
 """`make bench`: end-to-end throughput and memory of newsbeam against a plain-Python loop.
 
-    python -m newsbeam.pipeline.bench [--docs 2000] [--memory-docs 1000,10000] [--repeat 2]
+    python -m newsbeam.pipeline.bench.bench [--docs 2000] [--memory-docs 1000,10000] [--repeat 2]
                              [--runs loop:1,loop:2,direct:1,direct:2] [--json out/bench.json]
 
 1. Builds news-like documents from the development texts: English sentences of different
@@ -22,7 +22,7 @@
 3. Prints a table (docs/s, words/s, time per stage, peak RSS) and writes the results as JSON.
 4. With `--warc-mb N` (default 300; 0: none): builds a crawl-shaped WARC of about N MB from the
    development pages and reports how fast it is read (MB/s) and the reader's peak RSS
-   (`newsbeam.pipeline.warc_bench`).
+   (`newsbeam.pipeline.bench.warc_bench`).
 
 Benchmarks print figures; tests never assert timings.
 """
@@ -42,9 +42,9 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from newsbeam.pipeline.evaluate import save_results
-from newsbeam.pipeline.options import DEFAULT_CHUNK_FILES
-from newsbeam.pipeline.warc_bench import bench_warc, warc_table
+from newsbeam.pipeline.bench.evaluate import save_results
+from newsbeam.pipeline.bench.warc_bench import bench_warc, warc_table
+from newsbeam.pipeline.compose.options import DEFAULT_CHUNK_FILES
 from newsbeam.schemas.text import WORD as _WORD
 
 BANNERS = [
@@ -254,16 +254,16 @@ def measure_pipeline(
     from apache_beam.metrics.metric import MetricsFilter
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    from newsbeam.pipeline.build import build_pipeline
-    from newsbeam.pipeline.runs import run_in_chunks, run_pipeline
+    from newsbeam.pipeline.compose.build import build_pipeline
+    from newsbeam.pipeline.run.runs import run_in_chunks, run_pipeline
     from newsbeam.transforms.read import match_files
     from newsbeam.transforms.timing import METRIC
 
     args = ["--input", f"{corpus}/*.txt", "--output", str(output)]
     started = time.perf_counter()
     if runner == "dask":
-        from newsbeam.pipeline.cli import DASK_PARTITIONS_PER_WORKER, DASK_RUNNER
-        from newsbeam.pipeline.cluster import local_cluster
+        from newsbeam.pipeline.run.cli import DASK_PARTITIONS_PER_WORKER, DASK_RUNNER
+        from newsbeam.pipeline.run.cluster import local_cluster
 
         with local_cluster(workers) as address:
             cluster_started = time.perf_counter()
@@ -380,7 +380,7 @@ def measure_command(mode: str, workers: int, corpus: Path) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "newsbeam.pipeline.bench",
+        "newsbeam.pipeline.bench.bench",
         "measure",
         mode,
         str(workers),
@@ -527,7 +527,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(measure(mode, workers, corpus)))
         return 0
     parser = argparse.ArgumentParser(
-        prog="python -m newsbeam.pipeline.bench", description=__doc__.split("\n")[0]
+        prog="python -m newsbeam.pipeline.bench.bench", description=__doc__.split("\n")[0]
     )
     parser.add_argument(
         "--docs",

@@ -1,6 +1,6 @@
 """The command line's arguments, defined without importing Beam: `newsbeam --help`, `--version`
 and usage mistakes answer at once, and Beam (seconds to import) loads only for a command that
-needs it. `NewsbeamOptions` (pipeline/options.py) adds the same run flags to Beam's options.
+needs it. `NewsbeamOptions` (pipeline/compose/options.py) adds the same run flags to Beam's options.
 Every flag also has an underscore spelling (`--spacy_model`), as Dataflow template parameters
 need."""
 
