@@ -19,12 +19,9 @@ from newsbeam.schemas import (
     Reject,
     to_row,
 )
-from newsbeam.transforms.write import (
-    DEFAULT_PARTITION_BY,
-    article_partition,
-    partition_dir,
-    write_parquet,
-)
+from newsbeam.schemas.layout import partition_dir
+from newsbeam.transforms.defaults import DEFAULT_PARTITION_BY
+from newsbeam.transforms.write import article_partition, write_parquet
 
 A1, A2, A3 = "a1a1a1a1a1a1a1a1", "b2b2b2b2b2b2b2b2", "c3c3c3c3c3c3c3c3"
 

@@ -33,7 +33,8 @@ from newsbeam.schemas import (
     Reject,
     to_row,
 )
-from newsbeam.transforms.write import SORT_KEYS, article_partition, partition_dir, write_parquet
+from newsbeam.schemas.layout import SORT_KEYS, partition_dir
+from newsbeam.transforms.write import article_partition, write_parquet
 from tests.conftest import SEEDS, read_manifest, run_cli
 from tests.outputs import write_output
 from tests.test_readme import examples

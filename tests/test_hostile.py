@@ -16,11 +16,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from newsbeam.schemas import MAX_BODY_CHARS, UNDATED, RawDocument, Reject
+from newsbeam.schemas.layout import partition_dir
 from newsbeam.transforms import metadata as meta
 from newsbeam.transforms.cleaner import clean_text
 from newsbeam.transforms.extract import ExtractTextFn, extract_article
 from newsbeam.transforms.validate import validate_article
-from newsbeam.transforms.write import partition_dir
 from tests.bounded import CPU_BOUND_SMALL, run_bounded
 
 NOW = datetime(2024, 6, 1, tzinfo=UTC)

@@ -27,9 +27,10 @@ from newsbeam.pipeline.compose.build import apply_streaming, build_streaming_pip
 from newsbeam.pipeline.compose.options import NewsbeamOptions
 from newsbeam.pipeline.run.streaming import StopFlag, Watcher, due, window_end, window_tag_of
 from newsbeam.schemas import UNDATED, Reject
+from newsbeam.schemas.layout import file_stem
 from newsbeam.transforms.ledger import is_recorded
 from newsbeam.transforms.stream import message_uri, parse_message
-from newsbeam.transforms.write import file_stem, window_tag
+from newsbeam.transforms.write import window_tag
 from tests.conftest import SEEDS
 
 RUN = "test-run"
@@ -291,8 +292,8 @@ def test_parse_message_carries_a_record_a_path_or_a_reject():
 def test_window_names_and_file_stems():
     assert window_tag(A) == TAG_A
     assert window_tag(GlobalWindow()) is None
-    assert file_stem("r1", GlobalWindow()) == "part-r1"
-    assert file_stem("r1", B, 2) == f"part-r1-{TAG_B}-p2"
+    assert file_stem("r1", window_tag(GlobalWindow())) == "part-r1"
+    assert file_stem("r1", window_tag(B), 2) == f"part-r1-{TAG_B}-p2"
     assert window_tag_of(59.9, 60) == TAG_A and window_end(60.0, 60) == 120
 
 

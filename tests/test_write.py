@@ -25,21 +25,21 @@ from newsbeam.schemas import (
     reader_partitioning,
     to_row,
 )
-from newsbeam.transforms.extract import extract_article
-from newsbeam.transforms.validate import validate_article
-from newsbeam.transforms.write import (
-    DEFAULT_PARTITION_BY,
-    ReadWrittenKeysFn,
-    SkipWritten,
-    WriteParquet,
-    article_partition,
+from newsbeam.schemas.layout import (
     build_manifest,
     merge_manifests,
     read_output_columns,
-    record_key,
+    written_by_run,
+)
+from newsbeam.transforms.extract import extract_article
+from newsbeam.transforms.skip import ReadWrittenKeysFn, SkipWritten, record_key
+from newsbeam.transforms.validate import validate_article
+from newsbeam.transforms.write import (
+    DEFAULT_PARTITION_BY,
+    WriteParquet,
+    article_partition,
     remove_temporaries,
     write_parquet,
-    written_by_run,
 )
 from tests.test_extract import PARAGRAPHS, doc
 

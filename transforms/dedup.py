@@ -52,10 +52,11 @@ from apache_beam.metrics import Metrics
 from datasketch import MinHash, MinHashLSH
 
 from newsbeam.schemas import Article, Duplicate, IndexEntry
+from newsbeam.schemas.layout import read_output_columns, table_patterns
 from newsbeam.schemas.text import WORDS
 from newsbeam.transforms.defaults import DEFAULT_NEAR_DUPLICATE_THRESHOLD
 from newsbeam.transforms.routing import SplitOff
-from newsbeam.transforms.write import EarlierOutputFiles, read_output_columns, table_patterns
+from newsbeam.transforms.skip import EarlierOutputFiles
 
 SHINGLE_WORDS = 5
 NUM_PERM = 128

@@ -2,7 +2,7 @@
 
 Every run records the input files it read in `DIR/_inputs/` (one Parquet file per run, or per
 window in a streaming run: path, size, SHA-256 of the bytes, run id), written atomically and only
-after the outputs made from those files (`transforms.write.write_inputs`). A later run into the
+after the outputs made from those files (`transforms.manifest.write_inputs`). A later run into the
 same output skips a matched file whose path, size and checksum are recorded there: an hourly
 schedule over a growing folder reads each file once. A file changed in place (other size or
 checksum) is read again. Skipped files are not read, so they are not in `read`; the manifest lists
@@ -26,20 +26,21 @@ from apache_beam.io.filesystem import CompressionTypes, FileMetadata
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
-from newsbeam.transforms.read import display_path, read_head
-from newsbeam.transforms.routing import SplitOff
-from newsbeam.transforms.stream import stream_windows
-from newsbeam.transforms.write import (
-    INPUTS,
-    EarlierOutputFiles,
+from newsbeam.schemas.layout import (
+    balanced,
     build_manifest,
+    ledger_pattern,
     read_output_columns,
-    window_tag,
-    write_inputs,
+    window_manifest_path,
     write_json,
 )
+from newsbeam.transforms.manifest import write_inputs
+from newsbeam.transforms.read import display_path, read_head
+from newsbeam.transforms.routing import SplitOff
+from newsbeam.transforms.skip import EarlierOutputFiles
+from newsbeam.transforms.stream import stream_windows
+from newsbeam.transforms.write import window_tag
 
-MANIFESTS = "_manifests"
 LEDGER_KEY = "ledger"
 
 Recorded = dict[str, list[tuple[int, str]]]
@@ -49,11 +50,6 @@ class SkippedInput(NamedTuple):
     """A matched input file not read: the output's ledger already records it."""
 
     path: str
-
-
-def ledger_pattern(output: str) -> str:
-    """Every `_inputs/` file of an output."""
-    return FileSystems.join(output, INPUTS, "*.parquet")
 
 
 def file_sha256(path: str) -> str:
@@ -70,11 +66,6 @@ def is_recorded(size: int, entries: Iterable[tuple[int, str]], checksum) -> bool
         return False
     sha256 = checksum()
     return any((size, sha256) == (s, h) for s, h in entries)
-
-
-def manifest_path(output: str, window_tag_: str, run_id: str) -> str:
-    """`DIR/_manifests/WINDOW-RUN.json`: a streaming window's ledger."""
-    return FileSystems.join(output, MANIFESTS, f"{window_tag_}-{run_id}.json")
 
 
 class ReadLedgerFn(beam.DoFn):
@@ -208,7 +199,7 @@ class WriteWindowLedgerFn(beam.DoFn):
         )
         manifest = window_manifest(self._run_id, self._started_at, datetime.now(UTC), span, grouped)
         counts = manifest.counts
-        if counts.read != counts.written + counts.rejected + counts.duplicates:
+        if not balanced(counts):
             self._unbalanced.inc()
         write_inputs(
             self._output,
@@ -216,7 +207,7 @@ class WriteWindowLedgerFn(beam.DoFn):
             [tuple(f) for f in grouped["fingerprints"]],
             self._run_id,
         )
-        write_json(manifest_path(self._output, tag, self._run_id), manifest)
+        write_json(window_manifest_path(self._output, tag, self._run_id), manifest)
         yield manifest
 
 

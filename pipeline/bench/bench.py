@@ -45,6 +45,7 @@ from pathlib import Path
 from newsbeam.pipeline.bench.evaluate import save_results
 from newsbeam.pipeline.bench.warc_bench import bench_warc, warc_table
 from newsbeam.pipeline.compose.options import DEFAULT_CHUNK_FILES
+from newsbeam.schemas.layout import manifest_path, read_manifest_json
 from newsbeam.schemas.text import WORD as _WORD
 
 BANNERS = [
@@ -133,6 +134,7 @@ def measure_loop(corpus: Path, output: Path, batch_size: int = 64) -> dict:
     source's template, clean, validate, deduplicate (exact copies, then MinHash near
     duplicates), NER, one name per person, write the articles, entities and index."""
     from newsbeam.schemas import ARTICLE_SCHEMA, ENTITY_SCHEMA, INDEX_SCHEMA, Article, to_row
+    from newsbeam.schemas.layout import partition_dir
     from newsbeam.transforms.dedup import (
         DEFAULT_NEAR_DUPLICATE_THRESHOLD,
         article_signature,
@@ -153,7 +155,7 @@ def measure_loop(corpus: Path, output: Path, batch_size: int = 64) -> dict:
     from newsbeam.transforms.extract import article_fields, find_templates, page_text, template_keys
     from newsbeam.transforms.read import parse_file
     from newsbeam.transforms.validate import validate_article
-    from newsbeam.transforms.write import article_partition, partition_dir, write_parquet
+    from newsbeam.transforms.write import article_partition, write_parquet
 
     seconds: dict[str, float] = defaultdict(float)
 
@@ -298,7 +300,7 @@ def measure_pipeline(
         files = match_files([f"{corpus}/*.txt"])
         run_in_chunks([*args, *mode], files, str(output), chunk_files, run=run_chunk)
         seconds = time.perf_counter() - started
-    manifest = json.loads((output / "_manifest.json").read_text())
+    manifest = read_manifest_json(manifest_path(str(output)))
     import pyarrow.dataset as ds
 
     from newsbeam.schemas import reader_partitioning

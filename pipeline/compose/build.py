@@ -35,20 +35,17 @@ from newsbeam.schemas import (
     REJECT_SCHEMA,
     to_row,
 )
+from newsbeam.schemas.layout import table_patterns
 from newsbeam.transforms.dedup import Deduplicate, index_entry
 from newsbeam.transforms.enrich import EnrichEntities, entity_rows, language_key, model_map
 from newsbeam.transforms.extract import ExtractArticles
 from newsbeam.transforms.ledger import SkipRecordedInputs, WriteWindowLedger
+from newsbeam.transforms.manifest import WriteManifest
 from newsbeam.transforms.read import MatchInputs, ReadInputFiles, display_path
+from newsbeam.transforms.skip import SkipWritten
 from newsbeam.transforms.stream import ArrivedFiles, ReadMessages, WatchInputs, stream_windows
 from newsbeam.transforms.validate import ValidateArticles
-from newsbeam.transforms.write import (
-    SkipWritten,
-    WriteManifest,
-    WriteParquet,
-    article_partition,
-    table_patterns,
-)
+from newsbeam.transforms.write import WriteParquet, article_partition
 
 
 def new_run_id(now: datetime | None = None) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import bisect
 import itertools
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,9 +20,9 @@ import pyarrow.dataset as ds
 
 from newsbeam.pipeline.compose.arguments import DEFAULT_TOP
 from newsbeam.schemas import reader_partitioning
-from newsbeam.transforms.write import MANIFEST, PARTITION_BY
+from newsbeam.schemas.layout import MANIFEST, TABLES, manifest_path, read_manifest_json
+from newsbeam.transforms.write import PARTITION_BY
 
-TABLES = ("articles", "entities", "rejects", "duplicates", "_index")
 UNKNOWN_DATE = "unknown"  # how an undated article's day is shown
 _PARTITIONS = {
     # Every level an output may have: a level a path lacks is read from the file (`source`).
@@ -352,11 +351,9 @@ def _most_copied(
 
 
 def read_manifest(folder: str) -> dict[str, Any] | None:
-    path = os.path.join(folder, MANIFEST)
-    if not os.path.isfile(path):
-        return None
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+    """The folder's `_manifest.json`; None when it has none."""
+    path = manifest_path(folder)
+    return read_manifest_json(path) if os.path.isfile(path) else None
 
 
 def read_output(folder: str, top: int = DEFAULT_TOP) -> OutputStats:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import logging
 import os
 import re
@@ -45,7 +44,6 @@ EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141
 DASK_RUNNER = "newsbeam.pipeline.beam_internals.DaskRunner"
 DASK_PARTITIONS_PER_WORKER = 4
-MANIFEST = "_manifest.json"  # = transforms.write.MANIFEST, without importing Beam
 LOCAL_RUNNERS = frozenset(
     {"DirectRunner", "SwitchingDirectRunner", "BundleBasedDirectRunner", "FnApiRunner"}
 )
@@ -128,9 +126,9 @@ def check_output(output: str) -> None:
 
 def check_earlier_output(folder: str) -> None:
     """A --dedup-against folder must be a newsbeam output: every run writes its manifest."""
-    from apache_beam.io.filesystems import FileSystems
+    from newsbeam.schemas.layout import MANIFEST, has_manifest
 
-    if not FileSystems.exists(FileSystems.join(folder, MANIFEST)):
+    if not has_manifest(folder):
         raise UsageError(
             f"--dedup-against {folder!r} is not a newsbeam output (it has no {MANIFEST}). "
             "Give the --output folder of an earlier run."
@@ -276,7 +274,6 @@ def run(argv: Sequence[str]) -> int:
         # Only newsbeam's own flags: their mistakes are answered before Beam loads. Any other
         # word may be a Beam option or a misspelling, which Beam's parser tells apart below.
         check_batch_arguments(args)
-    from apache_beam.io.filesystems import FileSystems
     from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
     from apache_beam.runners.runner import PipelineResult
 
@@ -291,6 +288,7 @@ def run(argv: Sequence[str]) -> int:
     from newsbeam.pipeline.run.compact import recover
     from newsbeam.pipeline.run.progress import show_progress
     from newsbeam.pipeline.run.runs import print_chunk, run_in_chunks, run_local
+    from newsbeam.schemas.layout import balanced, manifest_path, read_manifest_json
     from newsbeam.transforms.read import match_files
     from newsbeam.transforms.write import remove_temporaries
 
@@ -351,11 +349,9 @@ def run(argv: Sequence[str]) -> int:
             attach(build_pipeline(PipelineOptions(pipeline_args))).run().wait_until_finish()
     seconds = time.monotonic() - started
 
-    with FileSystems.open(FileSystems.join(args.output, MANIFEST)) as handle:
-        manifest = json.load(handle)
+    manifest = read_manifest_json(manifest_path(args.output))
     print(run_summary(manifest, seconds, args.output, invoked_as()))
-    counts = manifest["counts"]
-    if counts["read"] != counts["written"] + counts["rejected"] + counts["duplicates"]:
+    if not balanced(manifest["counts"]):
         print(
             "newsbeam: the ledger does not add up (read != written + rejected + duplicates); "
             "this is a bug, please report it with the manifest",
@@ -405,7 +401,9 @@ def compact_folder(argv: Sequence[str]) -> int:
     if "://" in args.folder:
         raise UsageError(f"compact works on local folders, not {args.folder!r}")
     _check_folder(args.folder)
-    if not os.path.isfile(os.path.join(args.folder, MANIFEST)):
+    from newsbeam.schemas.layout import MANIFEST, manifest_path
+
+    if not os.path.isfile(manifest_path(args.folder)):
         raise UsageError(
             f"{args.folder!r} is not a newsbeam output (no {MANIFEST}). "
             "Give the --output folder of a newsbeam run."

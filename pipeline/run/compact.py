@@ -4,7 +4,7 @@ Every run (each chunk of a local run, each window of a streaming run) writes one
 partition, so an hourly schedule leaves 24 files a day in each day partition, and a streaming run
 one per window. Readers list and open every file; compaction rewrites the files of a partition
 that are smaller than the target size into as few files of about that size as their rows make,
-rows sorted as a run sorts them (`transforms.write.SORT_KEYS`). Files already as large as the
+rows sorted as a run sorts them (`schemas.layout.SORT_KEYS`). Files already as large as the
 target are left alone, so compacting again does nothing.
 
 Each partition is switched over on its own, with a journal (`DIR/_compacting.json`) so that an
@@ -44,16 +44,15 @@ from newsbeam.schemas import (
     INPUT_SCHEMA,
     REJECT_SCHEMA,
 )
-from newsbeam.transforms.ledger import MANIFESTS
-from newsbeam.transforms.write import (
+from newsbeam.schemas.layout import (
     INPUTS,
     MANIFEST,
-    ROWS_PER_GROUP,
+    MANIFESTS,
     SORT_KEYS,
     TEMPORARY_SUFFIX,
-    remove_temporaries,
     table_patterns,
 )
+from newsbeam.transforms.write import ROWS_PER_GROUP, remove_temporaries
 
 JOURNAL = "_compacting.json"
 SCHEMAS = {

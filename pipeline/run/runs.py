@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import ctypes
 import gc
-import json
 import os
 import sys
 from collections.abc import Callable
@@ -24,19 +23,13 @@ from functools import cache
 
 import apache_beam as beam
 from apache_beam.io.filesystem import FileMetadata
-from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
 from apache_beam.runners.runner import PipelineResult
 
 from newsbeam.pipeline.compose.build import build_pipeline, new_run_id
 from newsbeam.schemas import Manifest
+from newsbeam.schemas.layout import manifest_path, merge_manifests, read_manifest, write_json
 from newsbeam.transforms.read import split_archives
-from newsbeam.transforms.write import MANIFEST, merge_manifests, write_json
-
-
-def read_manifest(output: str) -> Manifest:
-    with FileSystems.open(FileSystems.join(output, MANIFEST)) as handle:
-        return Manifest.model_validate(json.load(handle))
 
 
 def run_local(pipeline: beam.Pipeline) -> PipelineResult:
@@ -139,13 +132,13 @@ def run_in_chunks(
         checked = ["--no_pipeline_type_check"] if number > 1 else []
         options = PipelineOptions([*pipeline_args, f"--run-id={chunk_id}", *checked])
         run(options, chunk)
-        parts.append(read_manifest(output))
+        parts.append(read_manifest(manifest_path(output)))
         release_memory()
         if on_chunk is not None:
             on_chunk(number, len(chunks), parts[-1])
     manifest = parts[0] if len(parts) == 1 else merge_manifests(parts)
     if len(parts) > 1:
-        write_json(FileSystems.join(output, MANIFEST), manifest)
+        write_json(manifest_path(output), manifest)
     return manifest
 
 

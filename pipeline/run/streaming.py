@@ -27,7 +27,6 @@ each file processed once across restarts: a file already recorded is skipped.
 
 from __future__ import annotations
 
-import json
 import math
 import signal
 import sys
@@ -42,7 +41,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from newsbeam.pipeline.compose.build import build_streaming_pipeline, new_run_id
 from newsbeam.pipeline.compose.options import NewsbeamOptions
-from newsbeam.transforms.ledger import manifest_path
+from newsbeam.schemas.layout import balanced, read_manifest_json, window_manifest_path
 from newsbeam.transforms.read import match_paths
 
 Arrival = tuple[str, float]
@@ -121,11 +120,6 @@ def window_line(manifest: dict) -> str:
     )
 
 
-def balanced(manifest: dict) -> bool:
-    counts = manifest["counts"]
-    return counts["read"] == counts["written"] + counts["rejected"] + counts["duplicates"]
-
-
 def run_windows(
     pipeline_args: list[str], output: str, arrivals: list[Arrival], run_id: str, window: int
 ) -> list[dict]:
@@ -134,10 +128,9 @@ def run_windows(
     build_streaming_pipeline(options, arrivals=arrivals, run_id=run_id).run().wait_until_finish()
     manifests = []
     for tag in sorted({window_tag_of(seen_at, window) for _, seen_at in arrivals}):
-        path = manifest_path(output, tag, run_id)
+        path = window_manifest_path(output, tag, run_id)
         if FileSystems.exists(path):
-            with FileSystems.open(path) as handle:
-                manifests.append(json.load(handle))
+            manifests.append(read_manifest_json(path))
     return manifests
 
 
@@ -173,7 +166,7 @@ def watch(pipeline_args: list[str], stop: StopFlag | None = None) -> int:
                     args, options.output, ready, run_id, options.window_seconds
                 ):
                     print(window_line(manifest), flush=True)
-                    if not balanced(manifest):
+                    if not balanced(manifest["counts"]):
                         status = 3
                 pending = [a for a in pending if a not in ready]
             if stopping:
