@@ -10,6 +10,8 @@ the ledger on its own.
     DIR/_inputs/part-RUN.parquet        the input files a run read (path, size, checksum)
     DIR/_manifest.json                  the last run's ledger
     DIR/_manifests/WINDOW-RUN.json      a streaming window's ledger
+    DIR/_lock                           who writes into the folder now, or last did
+    DIR/_quarantine/TABLE/…             output files that could not be read, moved aside
 
 `--partition-by published_date,source` adds `source=SLUG/` under the day. In a streaming run a
 file name also carries its window and pane (`part-RUN-WINDOW-pPANE-NNNNN.parquet`). Files are
@@ -24,7 +26,9 @@ the command line's `--help` does not load Beam.
 
 from __future__ import annotations
 
+import glob
 import json
+import os
 import re
 import uuid
 from collections import Counter
@@ -48,6 +52,8 @@ TABLES = (ARTICLES, ENTITIES, REJECTS, DUPLICATES, INDEX)
 MANIFEST = "_manifest.json"
 MANIFESTS = "_manifests"
 TEMPORARY_SUFFIX = ".inprogress"
+LOCK = "_lock"  # held by the run that writes (pipeline.run.lock)
+QUARANTINE = "_quarantine"  # output files that could not be read (pipeline.run.repair)
 
 # Partition levels under each table's folder, for every --partition-by (an output holds one).
 TABLE_DEPTHS = {
@@ -86,10 +92,20 @@ def join(output: str, *parts: str) -> str:
     return _filesystems().join(output, *parts)
 
 
+def literal(path: str) -> str:
+    """`path` as a pattern that matches only itself: `*`, `?` and `[` in a folder's name
+    (`news [2024]`, `out?`) are characters, not wildcards, for Beam's FileSystems.match as for
+    glob. Only `--input` is a pattern; every other path is escaped before a pattern is built
+    on it."""
+    return glob.escape(path)
+
+
 def table_patterns(output: str, table: str) -> list[str]:
     """Patterns matching every Parquet file of `table` in `output`, whichever --partition-by
     wrote it."""
-    return [join(output, table, *["*"] * depth, "*.parquet") for depth in TABLE_DEPTHS[table]]
+    return [
+        join(literal(output), table, *["*"] * depth, "*.parquet") for depth in TABLE_DEPTHS[table]
+    ]
 
 
 def partition_dir(output: str, table: str, values: Iterable[tuple[str, str]] = ()) -> str:
@@ -115,6 +131,51 @@ def written_by_run(path: str, run_id: str, other_chunks: bool = True) -> bool:
     return re.fullmatch(rf"part-{run}(-\d{{5}})?\.parquet", name) is not None
 
 
+def output_files(output: str, table: str) -> list[str]:
+    """The Parquet files of `table` in `output`, sorted."""
+    matched = _filesystems().match(table_patterns(output, table))
+    return sorted({m.path for result in matched for m in result.metadata_list})
+
+
+def relative(output: str, path: str) -> str:
+    """`path` (a file in `output`) relative to `output`, with `/` separators."""
+    return path[len(output.rstrip("/")) :].lstrip("/")
+
+
+def move(source: str, destination: str) -> None:
+    """Rename a file, creating the destination's folder (local) as needed."""
+    if "://" in source:
+        _filesystems().rename([source], [destination])
+        return
+    os.makedirs(os.path.dirname(destination), exist_ok=True)
+    os.replace(source, destination)
+
+
+def delete(paths: list[str]) -> None:
+    """Delete files by name. Beam's local `FileSystems.delete` matches its arguments as
+    patterns, which a folder named `news [2024]` does not match."""
+    local = [path for path in paths if "://" not in path]
+    for path in local:
+        os.remove(path)
+    if len(local) < len(paths):
+        _filesystems().delete([path for path in paths if "://" in path])
+
+
+def run_files(output: str, run_id: str) -> list[str]:
+    """The files run `run_id` (or a chunk of it) wrote in `output`: its tables' and `_inputs/`'
+    `part-RUN…` files and a streaming run's `_manifests/WINDOW-RUN.json`."""
+    FileSystems = _filesystems()
+    stem = glob.escape(f"part-{run_id}")
+    patterns = [
+        join(literal(output), table, *["*"] * depth, name)
+        for table, depths in TABLE_DEPTHS.items()
+        for depth in depths
+        for name in (f"{stem}.parquet", f"{stem}-*.parquet")
+    ]
+    patterns.append(join(literal(output), MANIFESTS, f"*-{glob.escape(run_id)}.json"))
+    return sorted({m.path for result in FileSystems.match(patterns) for m in result.metadata_list})
+
+
 def temporary_path(path: str) -> str:
     """A hidden name beside `path`, unique to this attempt: a runner may run the same write twice
     at once (the Dask runner recomputes what a side input needs), and two attempts must never
@@ -126,12 +187,14 @@ def temporary_path(path: str) -> str:
 def temporary_patterns(output: str, depth: int = 3) -> list[str]:
     """Patterns matching the temporary files a killed run can leave in `output`: the manifest's,
     and those of every table down to `depth` folders (articles/DATE/SOURCE/ is 3)."""
-    return [join(output, *["*"] * level, f".*{TEMPORARY_SUFFIX}") for level in range(depth + 1)]
+    return [
+        join(literal(output), *["*"] * level, f".*{TEMPORARY_SUFFIX}") for level in range(depth + 1)
+    ]
 
 
 def ledger_pattern(output: str) -> str:
     """Every `_inputs/` file of an output."""
-    return join(output, INPUTS, "*.parquet")
+    return join(literal(output), INPUTS, "*.parquet")
 
 
 def manifest_path(output: str) -> str:
@@ -177,14 +240,35 @@ def read_manifest_json(path: str) -> dict[str, Any]:
     return document
 
 
+def synced(handle: Any) -> None:
+    """Flush a local file's bytes to the disk before it is renamed into place: after a power
+    cut, a published name then never points at a file the disk had not yet written. (Objects on
+    gs:// and s3:// are whole once their upload closes.)"""
+    if hasattr(handle, "fileno"):
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def publish(temporary: str, path: str) -> None:
+    """Rename a finished temporary file to its name, and (locally) make the rename itself
+    durable by syncing the folder."""
+    _filesystems().rename([temporary], [path])
+    if "://" not in path:
+        folder = os.open(os.path.dirname(path) or ".", os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+
+
 def write_json(path: str, record: Any) -> None:
     """Write a pydantic record as JSON atomically: a temporary name, then a rename that replaces
     the file, so a reader sees the old document or the new one, never part of one."""
-    FileSystems = _filesystems()
     temporary = temporary_path(path)
-    with FileSystems.create(temporary) as handle:
+    with _filesystems().create(temporary) as handle:
         handle.write(json.dumps(record.model_dump(mode="json"), indent=2).encode("utf-8"))
-    FileSystems.rename([temporary], [path])
+        synced(handle)
+    publish(temporary, path)
 
 
 def read_output_columns(

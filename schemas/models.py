@@ -333,3 +333,7 @@ class Manifest(_Record):
     )
     window_start: datetime | None = Field(default=None, description="streaming: window start")
     window_end: datetime | None = Field(default=None, description="streaming: window end")
+    quarantined: list[str] = Field(
+        default_factory=list,
+        description="output files that could not be read, moved to `_quarantine/` before the run",
+    )

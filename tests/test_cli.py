@@ -47,7 +47,7 @@ def test_bare_newsbeam_prints_usage_and_exits_2():
 def loads_beam(*args: str) -> tuple[str, bool]:
     """`main(args)` in a fresh process: what it printed, and whether it imported Beam."""
     script = (
-        "import sys\nfrom pipeline.run.cli import main\n"
+        "import sys\nfrom newsbeam.pipeline.run.cli import main\n"
         "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
         "print('apache_beam' in sys.modules, file=sys.stderr)"
     )

@@ -20,7 +20,8 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from packaging.requirements import Requirement
 
-from newsbeam.pipeline.compose.options import NewsbeamOptions
+from newsbeam.pipeline.compose.options import NewsbeamOptions, OptionsError
+from newsbeam.pipeline.run.launch import main as launch_main
 from newsbeam.pipeline.run.launch import template_options
 from tests.conftest import ROOT
 
@@ -96,6 +97,22 @@ def test_a_launch_with_every_parameter_parses_into_the_pipeline_options():
     assert options.view_as(StandardOptions).streaming  # a subscription makes it streaming
     batch = template_options(["--input=gs://b/raw/*.txt", "--output=gs://b/out"])
     assert not batch.view_as(StandardOptions).streaming
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["--near_duplicate_threshold=1.5"], "--near-duplicate-threshold"),
+        (["--run_id=../elsewhere"], "--run-id"),
+        (["--chunk_files=-1"], "--chunk-files"),
+        (["--min_words=0"], "--min-words"),
+    ],
+)
+def test_the_dataflow_launcher_refuses_the_values_the_command_line_refuses(argv, named):
+    with pytest.raises(OptionsError, match=named):
+        template_options(["--input=gs://b/raw/*.txt", "--output=gs://b/out", *argv])
+    with pytest.raises(SystemExit, match=named):
+        launch_main(["--input=gs://b/raw/*.txt", "--output=gs://b/out", *argv])
 
 
 def test_the_image_is_the_beam_sdk_of_the_pinned_version_with_the_three_packages():

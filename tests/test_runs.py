@@ -10,9 +10,9 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions, TypeOptions
 
 from newsbeam.pipeline.compose.build import new_pipeline
+from newsbeam.pipeline.run import runs
 from newsbeam.pipeline.run.runs import (
     chunk_size,
-    local_workers,
     release_memory,
     run_in_chunks,
     run_pipeline,
@@ -29,6 +29,9 @@ def test_a_chunk_holds_chunk_files_for_each_worker():
 
 
 def test_the_workers_of_a_local_run_come_from_the_direct_runner_options():
+    def local_workers(args: list[str]) -> int:
+        return runs.local_workers(PipelineOptions(args))
+
     assert local_workers([]) == 1
     assert local_workers(["--direct_num_workers=4"]) == 1  # in-process unless a mode says so
     multi = ["--direct_running_mode=multi_processing"]
@@ -61,6 +64,7 @@ def test_the_first_chunk_type_checks_the_graph_every_chunk_builds(tmp_path):
 
     files = match_files([str(ROOT / "seeds" / "*.txt")])
     output = str(tmp_path / "out")
-    manifest = run_in_chunks(["--output", output], files, output, chunk_files=2, run=run)
+    options = PipelineOptions(["--output", output, "--chunk-files=2"])
+    manifest = run_in_chunks(options, files, run=run)
     assert checked == [True, False, False]
     assert manifest.counts.read == manifest.counts.written == 5

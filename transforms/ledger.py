@@ -30,6 +30,7 @@ from newsbeam.schemas.layout import (
     balanced,
     build_manifest,
     ledger_pattern,
+    literal,
     read_output_columns,
     window_manifest_path,
     write_json,
@@ -114,7 +115,7 @@ class CheckLedgerFn(beam.DoFn):
         name = display_path(path)
         entries = recorded.get(name)
         if entries:
-            matches = FileSystems.match([path])[0].metadata_list
+            matches = FileSystems.match([literal(path)])[0].metadata_list
             # A part of a split archive carries its file's checksum: no part reads the file again.
             sha256 = getattr(element, "sha256", None)
             if matches and is_recorded(

@@ -42,8 +42,11 @@ from newsbeam.schemas import Article, to_row
 from newsbeam.schemas.layout import (
     ARTICLES,
     SORT_KEYS,
+    delete,
     file_stem,
     partition_dir,
+    publish,
+    synced,
     table_patterns,
     temporary_path,
     temporary_patterns,
@@ -87,7 +90,8 @@ def write_parquet(path: str, rows: list[dict[str, Any]], schema: pa.Schema) -> N
     table = pa.Table.from_pylist(rows, schema=schema)
     with FileSystems.create(temporary) as handle:
         pq.write_table(table, handle, compression="zstd", row_group_size=ROWS_PER_GROUP)
-    FileSystems.rename([temporary], [path])
+        synced(handle)
+    publish(temporary, path)
 
 
 class WritePartitionFn(beam.DoFn):
@@ -194,5 +198,5 @@ def remove_temporaries(output: str) -> list[str]:
         }
     )
     if found:
-        FileSystems.delete(found)
+        delete(found)
     return found

@@ -298,7 +298,8 @@ def measure_pipeline(
             return result
 
         files = match_files([f"{corpus}/*.txt"])
-        run_in_chunks([*args, *mode], files, str(output), chunk_files, run=run_chunk)
+        options = PipelineOptions([*args, *mode, f"--chunk-files={chunk_files}"])
+        run_in_chunks(options, files, run=run_chunk)
         seconds = time.perf_counter() - started
     manifest = read_manifest_json(manifest_path(str(output)))
     import pyarrow.dataset as ds

@@ -7,6 +7,9 @@ need."""
 from __future__ import annotations
 
 import argparse
+import re
+from collections.abc import Mapping
+from typing import Any
 
 from newsbeam.transforms.defaults import (
     DEFAULT_ALLOWED_LATENESS_SECONDS,
@@ -23,6 +26,7 @@ DEFAULT_MIN_WORDS = 20
 DEFAULT_CHUNK_FILES = 1000
 DEFAULT_TOP = 10
 DEFAULT_TARGET_MB = 128
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
 class _VersionAction(argparse.Action):
@@ -106,6 +110,50 @@ def cli_parser() -> argparse.ArgumentParser:
         help=f"size of the files written, in MiB (default: {DEFAULT_TARGET_MB})",
     )
     return parser
+
+
+def value_errors(values: Mapping[str, Any], streaming: bool = False) -> list[str]:
+    """What is wrong with the values of `newsbeam run`'s flags (by their dest names), one
+    message per mistake naming the flag; empty when nothing is. Used on the command line's
+    arguments before Beam loads and by `NewsbeamOptions.check` wherever options are built
+    (the Dataflow launcher, the streaming watcher), so every entry point checks the same."""
+    errors = []
+    if streaming:
+        if not values["output"] or not (values["input"] or values["pubsub_subscription"]):
+            errors.append(
+                "newsbeam run --streaming needs --output DIR and --input PATTERN "
+                "(or --pubsub-subscription on Dataflow)"
+            )
+        if (
+            values["window_seconds"] < 1
+            or values["poll_seconds"] <= 0
+            or values["allowed_lateness_seconds"] < 0
+        ):
+            errors.append(
+                "--window-seconds and --poll-seconds must be positive, "
+                "--allowed-lateness-seconds not negative"
+            )
+    elif not values["input"] or not values["output"]:
+        errors.append("newsbeam run needs --input PATTERN and --output DIR")
+    if values["chunk_files"] < 0:
+        errors.append("--chunk-files must be 0 (all at once) or positive")
+    positive = ("batch_size", "min_words", "max_bytes", "dask_workers")
+    if min(values[name] for name in positive) < 1:
+        errors.append("--batch-size, --min-words, --max-bytes and --dask-workers must be positive")
+    threshold = values["near_duplicate_threshold"]
+    if not 0.0 < threshold < 1.0:
+        errors.append(
+            f"--near-duplicate-threshold must be between 0 and 1 (exclusive), not {threshold}"
+        )
+    if values["partition_by"] not in PARTITION_BY:
+        errors.append(f"--partition-by must be one of {', '.join(PARTITION_BY)}")
+    run_id = values["run_id"]
+    if run_id is not None and not RUN_ID.fullmatch(run_id):
+        errors.append(
+            f"--run-id {run_id!r} may hold only letters, digits, '.', '_' and '-' "
+            "(at most 100, starting with a letter or digit)"
+        )
+    return errors
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:

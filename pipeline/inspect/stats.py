@@ -8,8 +8,10 @@ columns each figure needs are read; the `boilerplate` texts are read to measure 
 from __future__ import annotations
 
 import bisect
+import glob
 import itertools
 import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,10 +19,17 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from newsbeam.pipeline.compose.arguments import DEFAULT_TOP
 from newsbeam.schemas import reader_partitioning
-from newsbeam.schemas.layout import MANIFEST, TABLES, manifest_path, read_manifest_json
+from newsbeam.schemas.layout import (
+    MANIFEST,
+    TABLES,
+    OutputError,
+    manifest_path,
+    read_manifest_json,
+)
 from newsbeam.transforms.write import PARTITION_BY
 
 UNKNOWN_DATE = "unknown"  # how an undated article's day is shown
@@ -125,11 +134,30 @@ class OutputStats:
         return next((t.rows for t in self.tables if t.name == table), 0)
 
 
+def _readable(path: str) -> bool:
+    try:
+        pq.ParquetFile(path).schema_arrow  # noqa: B018  (reads and checks the footer)
+    except (OSError, pa.ArrowException):
+        return False
+    return True
+
+
 def _dataset(folder: str, table: str) -> ds.Dataset | None:
+    """The table's files as one dataset; a file that cannot be read is left out with a warning
+    that names it (the next run moves it to `_quarantine/`)."""
     path = os.path.join(folder, table)
     if not os.path.isdir(path):
         return None
-    return ds.dataset(path, format="parquet", partitioning=_PARTITIONS.get(table))
+    found = sorted(glob.glob(os.path.join(glob.escape(path), "**", "*.parquet"), recursive=True))
+    files = []
+    for file in found:
+        if _readable(file):
+            files.append(file)
+        else:
+            print(f"newsbeam: warning: {file} cannot be read; left out", file=sys.stderr)
+    return ds.dataset(
+        files, format="parquet", partitioning=_PARTITIONS.get(table), partition_base_dir=path
+    )
 
 
 def _table_stats(name: str, dataset: ds.Dataset | None) -> TableStats:
@@ -351,9 +379,16 @@ def _most_copied(
 
 
 def read_manifest(folder: str) -> dict[str, Any] | None:
-    """The folder's `_manifest.json`; None when it has none."""
+    """The folder's `_manifest.json`; None when it has none, or (with a warning) when it cannot
+    be read: the tables are what `inspect` shows, and the next run rewrites the manifest."""
     path = manifest_path(folder)
-    return read_manifest_json(path) if os.path.isfile(path) else None
+    if not os.path.isfile(path):
+        return None
+    try:
+        return read_manifest_json(path)
+    except OutputError as error:
+        print(f"newsbeam: warning: {error}", file=sys.stderr)
+        return None
 
 
 def read_output(folder: str, top: int = DEFAULT_TOP) -> OutputStats:

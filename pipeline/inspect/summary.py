@@ -115,6 +115,8 @@ def run_summary(
         lines.append(f"  duplicate: {count} × {reason}")
     if counts.get("skipped"):
         lines.append(f"  skipped:   {counts['skipped']} input files already read (in _inputs/)")
+    for name in manifest.get("quarantined", []):
+        lines.append(f"  unreadable output file moved to _quarantine/: {name}")
     lines.append(f"  manifest    {_join(output, '_manifest.json')}")
     if not output.startswith(("gs://", "s3://")):
         lines.append(

@@ -20,19 +20,20 @@ Dataflow (workers get the packages through setup.py):
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import logging
 import os
-import re
 import sys
 import time
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
-from newsbeam.pipeline.compose.arguments import cli_parser
+from newsbeam.pipeline.compose.arguments import cli_parser, value_errors
+from newsbeam.pipeline.run.lock import LockedError
 
 if TYPE_CHECKING:
+    from apache_beam.options.pipeline_options import PipelineOptions
+
     from newsbeam.pipeline.inspect.stats import OutputStats
 
 # Beam takes seconds to import: each command imports what it needs when it runs, so `--help`,
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 
 EXIT_USAGE = 2
 EXIT_UNBALANCED = 3
+EXIT_LOCKED = 75  # EX_TEMPFAIL: another run writes into the output; a scheduler may try later
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141
 DASK_RUNNER = "newsbeam.pipeline.beam_internals.DaskRunner"
@@ -47,7 +49,6 @@ DASK_PARTITIONS_PER_WORKER = 4
 LOCAL_RUNNERS = frozenset(
     {"DirectRunner", "SwitchingDirectRunner", "BundleBasedDirectRunner", "FnApiRunner"}
 )
-RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
 class UsageError(Exception):
@@ -112,12 +113,14 @@ def check_output(output: str) -> None:
     """The output folder must be creatable and writable."""
     from apache_beam.io.filesystems import FileSystems
 
+    from newsbeam.schemas.layout import delete
+
     check_output_path(output)
     probe = FileSystems.join(output, ".newsbeam-write-test")
     try:
         with FileSystems.create(probe) as handle:
             handle.write(b"ok")
-        FileSystems.delete([probe])
+        delete([probe])
     except Exception as error:
         raise UsageError(
             f"cannot write to --output {output!r} ({error}). Choose a folder you can write to."
@@ -147,12 +150,16 @@ def check_layout(output: str, partition_by: str) -> None:
         )
 
 
-def check_run_id(run_id: str | None) -> None:
-    """The run id names files: letters, digits, `.`, `_` and `-` only, so it cannot leave DIR."""
-    if run_id is not None and not RUN_ID.fullmatch(run_id):
+def check_new_run_id(output: str, run_id: str | None) -> None:
+    """A --run-id names one run's files: a run id already in the output would replace them."""
+    from newsbeam.schemas.layout import run_files
+
+    found = run_files(output, run_id) if run_id else []
+    if found:
         raise UsageError(
-            f"--run-id {run_id!r} may hold only letters, digits, '.', '_' and '-' "
-            "(at most 100, starting with a letter or digit)"
+            f"--run-id {run_id!r} is already in {output} ({len(found)} files, e.g. "
+            f"{found[0]}); another run under that id would replace them. Choose another id, "
+            "or leave --run-id out and newsbeam makes a new one."
         )
 
 
@@ -173,64 +180,58 @@ def check_model(spec: str) -> None:
             )
 
 
-def run_on_dask(pipeline_args: list[str], workers: int) -> None:
-    """Run on the cluster named by --dask_client_address, or on a local one started here."""
-    from apache_beam.options.pipeline_options import PipelineOptions
+def run_on_dask(options: PipelineOptions) -> None:
+    """Run on the cluster named by --dask_client_address, or on a local one of --dask-workers
+    started here."""
+    from apache_beam.options.pipeline_options import StandardOptions
     from apache_beam.runners.dask.dask_runner import DaskOptions
 
+    from newsbeam.pipeline.compose.options import NewsbeamOptions
     from newsbeam.pipeline.run.cluster import ClusterError, check_hash_seeds, local_cluster
 
-    pipeline_args = [*pipeline_args, f"--runner={DASK_RUNNER}"]
-    dask_options = PipelineOptions(pipeline_args).view_as(DaskOptions)
+    options.view_as(StandardOptions).runner = DASK_RUNNER
+    dask_options = options.view_as(DaskOptions)
+    workers = options.view_as(NewsbeamOptions).dask_workers
     try:
         if dask_options.address:
-            _run_dask(pipeline_args, check_hash_seeds(dask_options.address), dask_options)
+            _run_dask(options, check_hash_seeds(dask_options.address))
             return
         with local_cluster(workers) as address:
             print(
                 f"newsbeam: started a local Dask cluster of {workers} workers at {address}",
                 file=sys.stderr,
             )
-            _run_dask([*pipeline_args, f"--dask_client_address={address}"], workers, dask_options)
+            dask_options.address = address
+            _run_dask(options, workers)
     except ClusterError as error:
         raise UsageError(str(error)) from error
 
 
-def _run_dask(pipeline_args: list[str], workers: int, dask_options) -> None:
-    from apache_beam.options.pipeline_options import PipelineOptions
+def _run_dask(options: PipelineOptions, workers: int) -> None:
+    from apache_beam.runners.dask.dask_runner import DaskOptions
 
     from newsbeam.pipeline.compose.build import build_pipeline
 
+    dask_options = options.view_as(DaskOptions)
     if not (dask_options.npartitions or dask_options.partition_size):
         # Enough partitions for every worker to have work: Beam's default puts up to 128
         # inputs in one partition, which leaves a small run on a single worker.
-        partitions = DASK_PARTITIONS_PER_WORKER * workers
-        pipeline_args = [*pipeline_args, f"--dask_npartitions={partitions}"]
-    result = build_pipeline(PipelineOptions(pipeline_args)).run()
+        dask_options.npartitions = DASK_PARTITIONS_PER_WORKER * workers
+    result = build_pipeline(options).run()
     try:
         result.wait_until_finish()
     finally:
         result.client.close()
 
 
-def run_streaming(args: argparse.Namespace, pipeline_args: list[str], runner: str) -> int:
+def run_streaming(options: PipelineOptions, runner: str) -> int:
     """`--streaming`: on the DirectRunner, watch --input and write window by window until
     SIGINT/SIGTERM (pipeline.run.streaming); on another runner, submit the unbounded pipeline."""
-    from apache_beam.options.pipeline_options import PipelineOptions
-
     from newsbeam.pipeline.compose.build import build_streaming_pipeline
+    from newsbeam.pipeline.compose.options import NewsbeamOptions
     from newsbeam.pipeline.run import streaming
 
-    if not args.output or not (args.input or args.pubsub_subscription):
-        raise UsageError(
-            "newsbeam run --streaming needs --output DIR and --input PATTERN "
-            "(or --pubsub-subscription on Dataflow)"
-        )
-    if args.window_seconds < 1 or args.poll_seconds <= 0 or args.allowed_lateness_seconds < 0:
-        raise UsageError(
-            "--window-seconds and --poll-seconds must be positive, "
-            "--allowed-lateness-seconds not negative"
-        )
+    args = options.view_as(NewsbeamOptions)
     local = runner.endswith("DirectRunner")
     if args.pubsub_subscription and local:
         raise UsageError(
@@ -240,117 +241,134 @@ def run_streaming(args: argparse.Namespace, pipeline_args: list[str], runner: st
     check_model(args.spacy_model)
     check_output(args.output)
     if local:
-        return streaming.watch(pipeline_args)
-    result = build_streaming_pipeline(PipelineOptions(pipeline_args)).run()
+        from newsbeam.pipeline.run.lock import output_lock
+
+        with output_lock(args.output, args.run_id, "newsbeam run --streaming"):
+            return streaming.watch(options)
+    result = build_streaming_pipeline(options).run()
     print(f"newsbeam: streaming job submitted to {runner} ({result.state})", file=sys.stderr)
     return 0
 
 
-def check_batch_arguments(args: argparse.Namespace) -> None:
-    """The mistakes in a batch run's own flags that need no Beam (answered before it loads)."""
-    if not args.input or not args.output:
-        raise UsageError("newsbeam run needs --input PATTERN and --output DIR")
-    if args.chunk_files < 0:
-        raise UsageError("--chunk-files must be 0 (all at once) or positive")
-    if min(args.batch_size, args.min_words, args.max_bytes, args.dask_workers) < 1:
-        raise UsageError(
-            "--batch-size, --min-words, --max-bytes and --dask-workers must be positive"
-        )
-    if not 0.0 < args.near_duplicate_threshold < 1.0:
-        raise UsageError(
-            "--near-duplicate-threshold must be between 0 and 1 (exclusive), "
-            f"not {args.near_duplicate_threshold}"
-        )
-    check_run_id(args.run_id)
-    for pattern in args.input:
+def check_values(values: Mapping[str, Any], streaming: bool = False) -> None:
+    """The mistakes in a run's own flags that need no Beam: the first is a UsageError."""
+    errors = value_errors(values, streaming)
+    if errors:
+        raise UsageError(errors[0])
+    for pattern in values["input"] or ():
         check_remote("--input", pattern)
-    check_output_path(args.output)
+    check_output_path(values["output"])
 
 
-def run(argv: Sequence[str]) -> int:
+def parse_run(argv: Sequence[str]) -> tuple[PipelineOptions, str]:
+    """`newsbeam run`'s arguments parsed once into PipelineOptions, every flag and value
+    checked; returns them with the runner's name."""
     args, beam_args = cli_parser().parse_known_args(argv)
-    pipeline_args = list(argv[1:]) if argv and argv[0] == "run" else list(argv)
     if not beam_args:
         # Only newsbeam's own flags: their mistakes are answered before Beam loads. Any other
         # word may be a Beam option or a misspelling, which Beam's parser tells apart below.
-        check_batch_arguments(args)
+        check_values(vars(args))
     from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
-    from apache_beam.runners.runner import PipelineResult
 
-    from newsbeam.pipeline.compose.build import build_pipeline
     from newsbeam.pipeline.compose.flags import (
         FlagError,
         beam_parser,
         check_arguments,
         check_runner,
     )
-    from newsbeam.pipeline.inspect.summary import invoked_as, run_summary
-    from newsbeam.pipeline.run.compact import recover
-    from newsbeam.pipeline.run.progress import show_progress
-    from newsbeam.pipeline.run.runs import print_chunk, run_in_chunks, run_local
-    from newsbeam.schemas.layout import balanced, manifest_path, read_manifest_json
-    from newsbeam.transforms.read import match_files
-    from newsbeam.transforms.write import remove_temporaries
+    from newsbeam.pipeline.compose.options import NewsbeamOptions
 
+    pipeline_args = list(argv[1:]) if argv and argv[0] == "run" else list(argv)
     try:
         check_arguments(pipeline_args, beam_parser())
-        runner = PipelineOptions(pipeline_args).view_as(StandardOptions).runner or "DirectRunner"
+        options = PipelineOptions(pipeline_args)
+        runner = options.view_as(StandardOptions).runner or "DirectRunner"
         check_runner(runner)
     except FlagError as error:
         raise UsageError(str(error)) from error
-    if PipelineOptions(pipeline_args).view_as(StandardOptions).streaming:
-        return run_streaming(args, pipeline_args, runner)
-    check_batch_arguments(args)
-    check_model(args.spacy_model)
-    files = check_inputs(args.input)
-    check_output(args.output)
-    if args.dedup_against:
-        check_earlier_output(args.dedup_against)
-    if "://" not in args.output:
-        recovered = recover(args.output)
+    check_values(
+        options.view_as(NewsbeamOptions).values(), options.view_as(StandardOptions).streaming
+    )
+    return options, runner
+
+
+def prepare_output(output: str, partition_by: str, run_id: str | None) -> list[str]:
+    """Before a run writes (holding the folder's lock): an interrupted compaction finished,
+    the layout kept, a given run id new to the folder, temporary files of a killed run gone,
+    unreadable files quarantined and missing index rows written (`pipeline.run.repair`).
+    Returns the quarantined files."""
+    from newsbeam.pipeline.run.compact import recover
+    from newsbeam.pipeline.run.repair import quarantine_unreadable, repair_index
+    from newsbeam.transforms.write import remove_temporaries
+
+    if "://" not in output:
+        recovered = recover(output)
         if recovered:
-            print(
-                f"newsbeam: {recovered} an interrupted compaction of {args.output}", file=sys.stderr
-            )
-    check_layout(args.output, args.partition_by)
-    stale = remove_temporaries(args.output)
+            print(f"newsbeam: {recovered} an interrupted compaction of {output}", file=sys.stderr)
+    check_layout(output, partition_by)
+    check_new_run_id(output, run_id)
+    stale = remove_temporaries(output)
     if stale:
         print(
-            f"newsbeam: removed {len(stale)} temporary files left in {args.output} by an "
+            f"newsbeam: removed {len(stale)} temporary files left in {output} by an "
             "interrupted run",
             file=sys.stderr,
         )
+    quarantined = quarantine_unreadable(output)
+    repair_index(output)
+    return quarantined
 
-    print(f"newsbeam: {len(files)} input files matched; running on {runner} …", file=sys.stderr)
-    # Progress rides on extra ParDos. On Beam 2.77's Dask runner a run with them ended without
-    # writing the manifest (tried with the seeds), so Dask runs show no progress line.
-    direct = runner.rsplit(".", 1)[-1] in LOCAL_RUNNERS
-    started = time.monotonic()
+
+def execute(options: PipelineOptions, runner: str, files: int) -> None:
+    """Run the batch pipeline on `runner`: in chunks with a progress line locally, on a Dask
+    cluster, or as one job elsewhere (Dataflow), waiting for it to finish."""
+    from apache_beam.runners.runner import PipelineResult
+
+    from newsbeam.pipeline.compose.build import build_pipeline
+    from newsbeam.pipeline.compose.options import NewsbeamOptions
+    from newsbeam.pipeline.run.progress import show_progress
+    from newsbeam.pipeline.run.runs import print_chunk, run_in_chunks, run_local
+    from newsbeam.transforms.read import match_files
+
     if runner.endswith("DaskRunner"):
-        run_on_dask(pipeline_args, args.dask_workers)
-    elif direct:
-        show = sys.stderr.isatty()
-        with show_progress(len(files), sys.stderr, show) as attach:
+        # Progress rides on extra ParDos. On Beam 2.77's Dask runner a run with them ended
+        # without writing the manifest (tried with the seeds), so Dask runs show no progress.
+        run_on_dask(options)
+        return
+    direct = runner.rsplit(".", 1)[-1] in LOCAL_RUNNERS
+    show = direct and sys.stderr.isatty()
+    with show_progress(files, sys.stderr, show) as attach:
+        if not direct:
+            attach(build_pipeline(options)).run().wait_until_finish()
+            return
 
-            def run_chunk(options: PipelineOptions, chunk: list) -> PipelineResult:
-                return run_local(attach(build_pipeline(options, files=chunk)))
+        def run_chunk(chunk_options: PipelineOptions, chunk: list) -> PipelineResult:
+            return run_local(attach(build_pipeline(chunk_options, files=chunk)))
 
-            run_in_chunks(
-                pipeline_args,
-                match_files(args.input),
-                args.output,
-                args.chunk_files,
-                args.run_id,
-                on_chunk=None if show else print_chunk,
-                run=run_chunk,
-            )
-    else:
-        with show_progress(len(files), sys.stderr, direct and sys.stderr.isatty()) as attach:
-            attach(build_pipeline(PipelineOptions(pipeline_args))).run().wait_until_finish()
-    seconds = time.monotonic() - started
+        inputs = options.view_as(NewsbeamOptions).input
+        run_in_chunks(
+            options, match_files(inputs), on_chunk=None if show else print_chunk, run=run_chunk
+        )
 
-    manifest = read_manifest_json(manifest_path(args.output))
-    print(run_summary(manifest, seconds, args.output, invoked_as()))
+
+def summarise(output: str, seconds: float, quarantined: list[str]) -> int:
+    """Print the run's summary from its manifest, which also names the files `quarantined`
+    before the run; the exit status (3: the ledger is off)."""
+    from newsbeam.pipeline.inspect.summary import invoked_as, run_summary
+    from newsbeam.schemas.layout import (
+        balanced,
+        manifest_path,
+        read_manifest,
+        read_manifest_json,
+        write_json,
+    )
+
+    path = manifest_path(output)
+    if quarantined:
+        record = read_manifest(path)
+        write_json(path, record.model_copy(update={"quarantined": quarantined}))
+    manifest = read_manifest_json(path)
+    print(run_summary(manifest, seconds, output, invoked_as()))
     if not balanced(manifest["counts"]):
         print(
             "newsbeam: the ledger does not add up (read != written + rejected + duplicates); "
@@ -359,6 +377,29 @@ def run(argv: Sequence[str]) -> int:
         )
         return EXIT_UNBALANCED
     return 0
+
+
+def run(argv: Sequence[str]) -> int:
+    options, runner = parse_run(argv)
+    from apache_beam.options.pipeline_options import StandardOptions
+
+    from newsbeam.pipeline.compose.options import NewsbeamOptions
+    from newsbeam.pipeline.run.lock import output_lock
+
+    args = options.view_as(NewsbeamOptions)
+    if options.view_as(StandardOptions).streaming:
+        return run_streaming(options, runner)
+    check_model(args.spacy_model)
+    files = check_inputs(args.input)
+    check_output(args.output)
+    if args.dedup_against:
+        check_earlier_output(args.dedup_against)
+    with output_lock(args.output, args.run_id, "newsbeam run"):
+        quarantined = prepare_output(args.output, args.partition_by, args.run_id)
+        print(f"newsbeam: {len(files)} input files matched; running on {runner} …", file=sys.stderr)
+        started = time.monotonic()
+        execute(options, runner, len(files))
+        return summarise(args.output, time.monotonic() - started, quarantined)
 
 
 def inspect_folder(argv: Sequence[str]) -> int:
@@ -409,8 +450,10 @@ def compact_folder(argv: Sequence[str]) -> int:
             "Give the --output folder of a newsbeam run."
         )
     from newsbeam.pipeline.run.compact import compact
+    from newsbeam.pipeline.run.lock import output_lock
 
-    done = compact(args.folder, args.target_mb)
+    with output_lock(args.folder, None, "newsbeam compact"):
+        done = compact(args.folder, args.target_mb)
     replaced = sum(len(c.replaced) for c in done)
     written = sum(len(c.written) for c in done)
     print(
@@ -470,6 +513,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:
         print(f"newsbeam: error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except LockedError as error:
+        print(f"newsbeam: error: {error}", file=sys.stderr)
+        return EXIT_LOCKED
     except KeyboardInterrupt:
         print("newsbeam: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

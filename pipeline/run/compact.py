@@ -50,6 +50,7 @@ from newsbeam.schemas.layout import (
     MANIFESTS,
     SORT_KEYS,
     TEMPORARY_SUFFIX,
+    literal,
     table_patterns,
 )
 from newsbeam.transforms.write import ROWS_PER_GROUP, remove_temporaries
@@ -189,7 +190,10 @@ def _rewrite_file_lists(output: str, done: list[Compacted]) -> None:
     for compacted in done:
         for old in compacted.replaced:
             replaced[old] = compacted.written
-    manifests = [os.path.join(output, MANIFEST), *glob.glob(os.path.join(output, MANIFESTS, "*"))]
+    manifests = [
+        os.path.join(output, MANIFEST),
+        *glob.glob(os.path.join(literal(output), MANIFESTS, "*")),
+    ]
     for path in filter(os.path.isfile, manifests):
         with open(path, encoding="utf-8") as handle:
             manifest = json.load(handle)

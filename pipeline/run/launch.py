@@ -19,20 +19,26 @@ from collections.abc import Sequence
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from newsbeam.pipeline.compose.build import build_pipeline, build_streaming_pipeline
-from newsbeam.pipeline.compose.options import NewsbeamOptions
+from newsbeam.pipeline.compose.options import NewsbeamOptions, OptionsError
 
 
 def template_options(argv: Sequence[str]) -> PipelineOptions:
-    """The pipeline options of a launch: a Pub/Sub subscription makes it a streaming job."""
+    """The pipeline options of a launch: a Pub/Sub subscription makes it a streaming job.
+    Raises OptionsError for values the command line would refuse."""
     options = PipelineOptions(list(argv))
-    if options.view_as(NewsbeamOptions).pubsub_subscription:
+    newsbeam = options.view_as(NewsbeamOptions)
+    if newsbeam.pubsub_subscription:
         options.view_as(StandardOptions).streaming = True
+    newsbeam.check()
     return options
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     logging.getLogger().setLevel(logging.INFO)
-    options = template_options(sys.argv[1:] if argv is None else argv)
+    try:
+        options = template_options(sys.argv[1:] if argv is None else argv)
+    except OptionsError as error:
+        sys.exit(f"newsbeam: {error}")
     if options.view_as(StandardOptions).streaming:
         build_streaming_pipeline(options).run()
     else:

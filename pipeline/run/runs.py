@@ -23,10 +23,11 @@ from functools import cache
 
 import apache_beam as beam
 from apache_beam.io.filesystem import FileMetadata
-from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
+from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, TypeOptions
 from apache_beam.runners.runner import PipelineResult
 
 from newsbeam.pipeline.compose.build import build_pipeline, new_run_id
+from newsbeam.pipeline.compose.options import NewsbeamOptions
 from newsbeam.schemas import Manifest
 from newsbeam.schemas.layout import manifest_path, merge_manifests, read_manifest, write_json
 from newsbeam.transforms.read import split_archives
@@ -49,10 +50,10 @@ def run_pipeline(options: PipelineOptions, files: list[FileMetadata]) -> Pipelin
     return run_local(build_pipeline(options, files=files))
 
 
-def local_workers(pipeline_args: list[str]) -> int:
+def local_workers(options: PipelineOptions) -> int:
     """The worker processes (or threads) a local run uses: `--direct_num_workers` in a
     multi-process or multi-thread run (0: one per CPU), else 1."""
-    direct = PipelineOptions(pipeline_args).view_as(DirectOptions)
+    direct = options.view_as(DirectOptions)
     if direct.direct_running_mode not in ("multi_processing", "multi_threading"):
         return 1
     return direct.direct_num_workers or os.cpu_count() or 1
@@ -109,28 +110,28 @@ def chunk_inputs(files: list[FileMetadata], size: int) -> list[list[FileMetadata
 
 
 def run_in_chunks(
-    pipeline_args: list[str],
+    options: PipelineOptions,
     files: list[FileMetadata],
-    output: str,
-    chunk_files: int,
-    run_id: str | None = None,
     on_chunk: Callable[[int, int, Manifest], None] | None = None,
     run: Callable[[PipelineOptions, list[FileMetadata]], PipelineResult] = run_pipeline,
 ) -> Manifest:
-    """Run the pipeline over `files`, `chunk_files` per worker at a time (0: all at once);
+    """Run the pipeline over `files`, `--chunk-files` per worker at a time (0: all at once);
     returns the merged ledger, which is also written to the output's `_manifest.json`. `run`
-    builds and runs one chunk (the benchmark passes one that also collects metrics)."""
+    builds and runs one chunk (the benchmark passes one that also collects metrics). Each chunk
+    runs with `options`, its own run id set on them."""
+    newsbeam = options.view_as(NewsbeamOptions)
+    output, chunk_files = newsbeam.output, newsbeam.chunk_files
     if chunk_files > 0:
         files = split_archives(files, chunk_files)
-    size = chunk_size(chunk_files, local_workers(pipeline_args), len(files))
+    size = chunk_size(chunk_files, local_workers(options), len(files))
     chunks = chunk_inputs(files, size)
-    run_id = run_id or new_run_id()
+    run_id = newsbeam.run_id or new_run_id()
     parts = []
     for number, chunk in enumerate(chunks, start=1):
-        chunk_id = run_id if len(chunks) == 1 else f"{run_id}-c{number:04d}"
-        # Every chunk builds the same graph: the first one's type check holds for all (0.5 s each).
-        checked = ["--no_pipeline_type_check"] if number > 1 else []
-        options = PipelineOptions([*pipeline_args, f"--run-id={chunk_id}", *checked])
+        newsbeam.run_id = run_id if len(chunks) == 1 else f"{run_id}-c{number:04d}"
+        if number > 1:
+            # Every chunk builds the same graph: the first one's type check holds for all.
+            options.view_as(TypeOptions).pipeline_type_check = False
         run(options, chunk)
         parts.append(read_manifest(manifest_path(output)))
         release_memory()

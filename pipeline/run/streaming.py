@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 from types import FrameType
 
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from newsbeam.pipeline.compose.build import build_streaming_pipeline, new_run_id
 from newsbeam.pipeline.compose.options import NewsbeamOptions
@@ -121,10 +121,9 @@ def window_line(manifest: dict) -> str:
 
 
 def run_windows(
-    pipeline_args: list[str], output: str, arrivals: list[Arrival], run_id: str, window: int
+    options: PipelineOptions, output: str, arrivals: list[Arrival], run_id: str, window: int
 ) -> list[dict]:
     """One bounded run of the streaming pipeline over `arrivals`; their windows' manifests."""
-    options = PipelineOptions(pipeline_args)
     build_streaming_pipeline(options, arrivals=arrivals, run_id=run_id).run().wait_until_finish()
     manifests = []
     for tag in sorted({window_tag_of(seen_at, window) for _, seen_at in arrivals}):
@@ -134,17 +133,18 @@ def run_windows(
     return manifests
 
 
-def watch(pipeline_args: list[str], stop: StopFlag | None = None) -> int:
+def watch(pipeline_options: PipelineOptions, stop: StopFlag | None = None) -> int:
     """Watch `--input` and write each window once it is closed, until SIGINT/SIGTERM.
     Returns the exit status: 0, 3 when a window's ledger does not add up, 130 when a second
     signal interrupted the writing."""
-    options = PipelineOptions(pipeline_args).view_as(NewsbeamOptions)
+    options = pipeline_options.view_as(NewsbeamOptions)
+    options.check()
     if stop is None:
         stop = StopFlag()
         stop.install()
     run_id = options.run_id or new_run_id()
     # The watcher's runs are bounded: batch runs of the streaming graph.
-    args = [a for a in pipeline_args if a != "--streaming"]
+    pipeline_options.view_as(StandardOptions).streaming = False
     watcher = Watcher(options.input)
     pending: list[Arrival] = []
     status = 0
@@ -163,7 +163,7 @@ def watch(pipeline_args: list[str], stop: StopFlag | None = None) -> int:
             ready = due(pending, time.time(), options.window_seconds, flush=stopping)
             if ready:
                 for manifest in run_windows(
-                    args, options.output, ready, run_id, options.window_seconds
+                    pipeline_options, options.output, ready, run_id, options.window_seconds
                 ):
                     print(window_line(manifest), flush=True)
                     if not balanced(manifest["counts"]):
