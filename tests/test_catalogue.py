@@ -23,6 +23,7 @@ LAYOUT = re.compile(
     r"part-[\w.-]+\.parquet"
     r"|(rejects|duplicates|_index|_inputs)/part-[\w.-]+\.parquet"
     r"|_manifest\.json"
+    r"|_lock"  # the run's lock file stays: removing it would race the next run's flock
 )
 
 
