@@ -47,6 +47,7 @@ from newsbeam.transforms.encoding import (
     repair_text,
 )
 from newsbeam.transforms.errors import error_details
+from newsbeam.transforms.inputs import entry_problem, unlisted_entries
 from newsbeam.transforms.routing import SplitOff
 from newsbeam.transforms.timing import stage_timer, timed
 from newsbeam.transforms.warc import HashingReader, split_points, warc_documents
@@ -387,10 +388,14 @@ def _spelling_order(metadata: FileMetadata) -> tuple[int, bytes]:
 
 def match_files(patterns: Iterable[str]) -> list[FileMetadata]:
     """The distinct files the patterns match, now (not inside a pipeline), sorted by path; a file
-    matched twice or under two spellings is listed once, under its shortest spelling."""
+    matched twice or under two spellings is listed once, under its shortest spelling. Entries
+    the listing drops (dangling links, loops, unreadable folders) are listed too, to be
+    rejected (`transforms.inputs`)."""
+    patterns = list(patterns)
     spellings: dict[bytes, list[FileMetadata]] = {}
-    for result in FileSystems.match(list(patterns)):
-        for metadata in result.metadata_list:
+    listed = [result.metadata_list for result in FileSystems.match(patterns)]
+    for found in [*listed, *map(unlisted_entries, patterns)]:
+        for metadata in found:
             if not metadata.path.endswith("/"):
                 key, _ = _identity_key(metadata)
                 spellings.setdefault(key, []).append(metadata)
@@ -422,10 +427,12 @@ class MatchInputs(beam.PTransform):
     def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection[FileMetadata]:
         if self._match_now:
             return pbegin | "ListFiles" >> beam.Create(match_files(self._patterns))
+        patterns = pbegin | "ListPatterns" >> beam.Create(self._patterns)
+        listed = patterns | "MatchFiles" >> fileio.MatchAll()
+        unlisted = patterns | "FindUnlistedEntries" >> beam.FlatMap(unlisted_entries)
         return (
-            pbegin
-            | "ListPatterns" >> beam.Create(self._patterns)
-            | "MatchFiles" >> fileio.MatchAll()
+            (listed, unlisted)
+            | "CollectEntries" >> beam.Flatten()
             | "KeyByFile" >> beam.Map(_identity_key)
             | "GroupSpellings" >> beam.GroupByKey()
             | "TakeOneSpelling"
@@ -473,7 +480,7 @@ def split_archives(files: list[FileMetadata], documents: int) -> list[FileMetada
     file that cannot be read or split stays whole (reading it rejects what is wrong)."""
     out: list[FileMetadata] = []
     for metadata in files:
-        if input_kind(metadata.path)[0] != "warc":
+        if input_kind(metadata.path)[0] != "warc" or entry_problem(metadata.path, "") is not None:
             out.append(metadata)
             continue
         try:
@@ -529,6 +536,10 @@ class ParseFileFn(beam.DoFn):
         path = readable.metadata.path
         uri = display_path(path)
         self._files.inc()
+        problem = entry_problem(path, uri)  # before opening: a FIFO would block the read
+        if problem is not None:
+            yield self._reject(problem)
+            return
         if input_kind(path)[0] == "warc":
             yield from self._read_archive(readable, uri)
             return
