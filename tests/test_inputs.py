@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.catalogue import story
-from tests.conftest import ROOT, read_manifest
+from tests.conftest import ROOT, read_manifest, run_cli
 
 
 def _rejects(output: Path) -> dict[str, str]:
@@ -160,3 +160,17 @@ def test_control_characters_in_a_file_name_are_escaped_for_the_terminal():
     assert printable("in/\x1b[31mred\x07.txt") == "in/\\x1b[31mred\\x07.txt"
     assert printable("in/a\nb\u202e.txt") == "in/a\\x0ab\\u202e.txt"
     assert printable("in/café.txt") == "in/café.txt"
+
+
+def test_control_characters_in_a_file_name_never_reach_the_terminal_through_inspect(tmp_path):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / "good.txt").write_text(story(4))
+    (inputs / "\x1b[2J\x1b]0;owned\x07.pdf").write_bytes(b"%PDF-1.4")
+    result = run_cli("run", "--input", "in/*", "--output", "out", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    shown = run_cli("inspect", "out", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr[-3000:]
+    assert "unsupported_kind" in shown.stdout
+    assert "\x1b" not in shown.stdout + shown.stderr and "\x07" not in shown.stdout
+    assert "\\x1b[2J\\x1b]0;owned\\x07.pdf" in shown.stdout
