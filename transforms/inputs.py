@@ -22,7 +22,7 @@ from apache_beam.io.filesystem import FileMetadata, FileSystem
 
 from newsbeam.schemas import Reject
 
-__all__ = ["entry_problem", "printable", "unlisted_entries"]
+__all__ = ["entry_problem", "is_regular_input", "printable", "unlisted_entries"]
 
 # C0 and C1 controls, DEL, and the Unicode line and paragraph separators and bidi overrides,
 # which move or rewrite what a terminal shows.
@@ -154,3 +154,8 @@ def entry_problem(path: str, uri: str) -> Reject | None:
                 "remove it from the input pattern",
             )
     return None
+
+
+def is_regular_input(path: str) -> bool:
+    """Whether `path` may be opened and read to its end: a regular file, or a remote object."""
+    return entry_problem(path, path) is None

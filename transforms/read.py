@@ -47,7 +47,7 @@ from newsbeam.transforms.encoding import (
     repair_text,
 )
 from newsbeam.transforms.errors import error_details
-from newsbeam.transforms.inputs import entry_problem, unlisted_entries
+from newsbeam.transforms.inputs import entry_problem, is_regular_input, unlisted_entries
 from newsbeam.transforms.routing import SplitOff
 from newsbeam.transforms.timing import stage_timer, timed
 from newsbeam.transforms.warc import HashingReader, split_points, warc_documents
@@ -482,7 +482,7 @@ def split_archives(files: list[FileMetadata], documents: int) -> list[FileMetada
     file that cannot be read or split stays whole (reading it rejects what is wrong)."""
     out: list[FileMetadata] = []
     for metadata in files:
-        if input_kind(metadata.path)[0] != "warc" or entry_problem(metadata.path, "") is not None:
+        if input_kind(metadata.path)[0] != "warc" or not is_regular_input(metadata.path):
             out.append(metadata)
             continue
         try:
@@ -536,7 +536,7 @@ def _splittable_jsonl(metadata: FileMetadata, max_bytes: int) -> bool:
     kind, _ = input_kind(metadata.path)
     if kind != "jsonl" or isinstance(metadata, ArchivePart):
         return False
-    if metadata.size_in_bytes > max_bytes or entry_problem(metadata.path, "") is not None:
+    if metadata.size_in_bytes > max_bytes or not is_regular_input(metadata.path):
         return False
     try:
         with FileSystems.open(
