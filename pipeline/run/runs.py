@@ -4,7 +4,8 @@ The DirectRunner keeps every grouped PCollection in memory, so one pipeline over
 input holds the corpus. A local run therefore processes its matched files in chunks of at most
 `--chunk-files` records and `CHUNK_BYTES` bytes per worker process, a file counting as one record
 (a WARC or JSONL file of more records or bytes is cut into parts, each counted as its records:
-`transforms.read.split_inputs`; memory follows records, about 50 kB each on the DirectRunner):
+`transforms.read.split_inputs`; memory follows records: one 10,000-record JSONL file took
+902 MB whole, 539 MB in parts of 1,000):
 each chunk is one pipeline run, which reads from the output only what may match its articles
 and deduplicates against what the chunks before it wrote (as any run does against its output),
 and the chunks' ledgers are merged into one `_manifest.json`.
