@@ -48,13 +48,24 @@ def article_id(doc: RawDocument) -> str:
     return digest.hexdigest()[:16]
 
 
+PROSE_WORDS = 8
+"""A paragraph of at least this many words is prose for language detection; shorter ones are
+mostly table rows, lists of names and scores, which tell little about the language."""
+
+
 def detect_language(body: str) -> str | None:
-    """ISO 639-1 code of the body's language; None when the text is too short to tell."""
+    """ISO 639-1 code of the body's language; None when the text is too short to tell. Told from
+    the body's prose paragraphs when they hold enough words: a story ending in a results table
+    of names and times is read as the language of its sentences, not of its table."""
     if len(_WORD.findall(body[:2000])) < 5:
         return None
     import py3langid
 
-    language, _score = py3langid.classify(body[:5000])
+    prose = "\n\n".join(
+        p for p in body[:20000].split("\n\n") if len(_WORD.findall(p)) >= PROSE_WORDS
+    )
+    text = prose if len(_WORD.findall(prose[:2000])) >= 5 else body
+    language, _score = py3langid.classify(text[:5000])
     return language
 
 
