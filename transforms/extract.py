@@ -12,6 +12,7 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import apache_beam as beam
@@ -21,7 +22,14 @@ from newsbeam.schemas import Boilerplate, Provenance, RawDocument, Reject, stora
 from newsbeam.schemas.text import WORD as _WORD
 from newsbeam.schemas.text import words
 from newsbeam.transforms import metadata as meta
-from newsbeam.transforms.candidates import MIN_SUPPORT, PRECISION, combine, run_candidates
+from newsbeam.transforms.candidates import (
+    LAZY,
+    MIN_SUPPORT,
+    PRECISION,
+    combine,
+    run_candidate,
+    run_candidates,
+)
 from newsbeam.transforms.cleaner import clean_text, line_keys
 from newsbeam.transforms.routing import SplitOff
 from newsbeam.transforms.timing import stage_timer, timed
@@ -88,9 +96,9 @@ class PageText:
         return meta.slugify(name) if name else None
 
 
-def html_candidates(doc: RawDocument) -> tuple[dict[str, str], Any]:
-    """Every extractor's text for an HTML page, and trafilatura's document (its metadata; None
-    when trafilatura cannot parse the page)."""
+def html_candidates(doc: RawDocument, lazy: bool = False) -> tuple[dict[str, str], Any]:
+    """Every extractor's text for an HTML page (but the lazy ones, `candidates.LAZY`, with
+    `lazy`), and trafilatura's document (its metadata; None when trafilatura cannot parse it)."""
     import trafilatura  # heavy import, needed only by workers that see HTML
 
     try:
@@ -105,7 +113,8 @@ def html_candidates(doc: RawDocument) -> tuple[dict[str, str], Any]:
     except Exception:  # markup trafilatura cannot parse: the other extractors may
         document = None
     precise = (document.text or "") if document is not None else ""
-    return run_candidates(doc.content, {PRECISION: precise}), document
+    skip = LAZY if lazy else ()
+    return run_candidates(doc.content, {PRECISION: precise}, skip), document
 
 
 def page_text(doc: RawDocument, min_support: int = MIN_SUPPORT) -> PageText:
@@ -113,15 +122,18 @@ def page_text(doc: RawDocument, min_support: int = MIN_SUPPORT) -> PageText:
     (`transforms.candidates`); trafilatura's precision run also gives the page's metadata."""
     if doc.kind != "html":
         return PageText(doc=doc, text=doc.content, title=doc.title)
-    texts, document = html_candidates(doc)
+    texts, document = html_candidates(doc, lazy=True)
     return combined_page(doc, texts, document, min_support)
 
 
 def combined_page(
     doc: RawDocument, texts: dict[str, str], document: Any, min_support: int = MIN_SUPPORT
 ) -> PageText:
-    """The PageText of an HTML page from its extractors' texts (see `html_candidates`)."""
-    combined = combine(texts, min_support)
+    """The PageText of an HTML page from its extractors' texts (see `html_candidates`); a lazy
+    candidate missing from `texts` is run only if the others leave the text undecided (and then
+    added to `texts`)."""
+    later = {name: partial(run_candidate, name, doc.content) for name in LAZY}
+    combined = combine(texts, min_support, later)
     if not combined.text.strip():
         raise ExtractionError(
             "no extractor (trafilatura, readability, resiliparse) found main text in this HTML page"
