@@ -238,6 +238,20 @@ def test_a_comments_header_ends_the_article_before_a_longer_thread():
     assert {b.kind for b in result.boilerplate} == {"comments"}
 
 
+def test_comment_stamps_with_a_reply_control_count_as_comment_evidence():
+    thread = [
+        "Comments",
+        "by riverfan on Aug 9, 2012 9:42 AM MST up reply actions flag as inappropriate",
+        "The council has promised new bus lines for ten years and nothing has changed at all, "
+        "so I will believe it when I see the first bus on the road and not a day sooner.",
+        "posted by commuter seven in reply to riverfan, a long time reader of this site",
+        "Fares went up twice since the last election and the buses are still late every "
+        "single morning on my route, which is why I stopped taking them altogether last year.",
+    ]
+    result = clean_text("\n".join([*ARTICLE, *thread]))
+    assert result.paragraphs == ARTICLE
+
+
 def test_a_browser_upgrade_notice_is_not_the_article():
     notice = (
         "This page is best viewed in an up-to-date web browser with style sheets (CSS) enabled. "

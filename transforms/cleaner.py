@@ -456,13 +456,16 @@ boundary, lowered aeb-dev and is not used."""
 
 
 def is_comment_like(block: Block) -> bool:
-    """A line of a comment thread's furniture: `NAME says:`, `Reply`, `Link to this comment`,
-    or a short line stamped with a clock time (`July 25, 2012 10:59 AM`, `3 hours ago`)."""
+    """A line of a comment thread's furniture: `NAME says:`, `Reply`, `Link to this comment`, a
+    short line with a reply or permalink control, or stamped with a clock time (`by jo on July
+    25, 2012 10:59 AM`, `3 hours ago`)."""
     if _COMMENT_CONTROL.match(block.text):
         return True
     if block.words <= 15 and _COMMENT_SIGNATURE.search(block.text):
         return True
-    return block.words <= 12 and bool(_CLOCK.search(block.text))
+    if block.words <= 20 and re.search(r"\breply\b|\bpermalink\b", block.text, re.I):
+        return True
+    return block.words <= 20 and bool(_CLOCK.search(block.text))
 
 
 def _mark_comments(
