@@ -248,7 +248,7 @@ def test_comment_stamps_with_a_reply_control_count_as_comment_evidence():
         "Fares went up twice since the last election and the buses are still late every "
         "single morning on my route, which is why I stopped taking them altogether last year.",
     ]
-    result = clean_text("\n".join([*ARTICLE, *thread]))
+    result = clean_text(page(*ARTICLE, *thread))
     assert result.paragraphs == ARTICLE
 
 
