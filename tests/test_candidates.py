@@ -149,3 +149,28 @@ def test_readability_runs_only_when_the_others_leave_the_text_undecided():
 def test_lazy_readability_gives_the_same_text_as_running_every_candidate(four):
     texts = dict(zip((PRECISION, DEFAULT, READABILITY, RESILIPARSE), four, strict=True))
     assert lazy_combine(texts)[0] == combine(texts)
+
+
+def test_trafilatura_parses_the_page_once_for_both_of_its_runs(monkeypatch):
+    """The two trafilatura runs share one parse (the real parser, counted): same texts as each
+    run on the markup."""
+    import trafilatura.core
+    import trafilatura.utils
+
+    real = trafilatura.utils.load_html
+    parses = []
+
+    def counted(page, *args, **kwargs):
+        if isinstance(page, str | bytes):
+            parses.append(True)
+        return real(page, *args, **kwargs)
+
+    monkeypatch.setattr(trafilatura.utils, "load_html", counted)
+    monkeypatch.setattr(trafilatura.core, "load_html", counted)
+    html = f"<html><body><article>{PARAGRAPHS}</article><footer>{SIDEBAR}</footer></body></html>"
+    doc = RawDocument(source_uri="page.html", kind="html", content=html, encoding="utf-8")
+    texts, _ = html_candidates(doc, lazy=True)
+    assert len(parses) == 1
+    monkeypatch.undo()
+    assert texts[DEFAULT] == candidates.EXTRACTORS[DEFAULT](html)
+    assert texts[PRECISION] == candidates._trafilatura(html, favor_precision=True)

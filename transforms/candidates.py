@@ -24,6 +24,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from newsbeam.schemas.text import shingles, tokens
 
@@ -41,7 +42,8 @@ MIN_SUPPORT = 2
 _log = logging.getLogger(__name__)
 
 
-def _trafilatura(html: str, **mode: bool) -> str:
+def _trafilatura(html: Any, **mode: bool) -> str:
+    """trafilatura's text of a page, given as markup or as the tree trafilatura parsed it to."""
     import trafilatura  # heavy import, needed only by workers that see HTML
 
     return trafilatura.extract(html, include_comments=False, include_tables=True, **mode) or ""
@@ -113,8 +115,9 @@ LAZY = (READABILITY,)
 costs as much as trafilatura's default run, and on most pages the others settle every choice."""
 
 
-def run_candidate(name: str, html: str) -> str:
-    """One candidate's text for a page; empty (and logged) when it fails."""
+def run_candidate(name: str, html: Any) -> str:
+    """One candidate's text for a page (its markup, or trafilatura's tree of it for trafilatura);
+    empty (and logged) when it fails."""
     try:
         return EXTRACTORS[name](html) or ""
     except Exception as error:  # one parser's failure must leave the others their chance

@@ -8,6 +8,7 @@ Text goes through the cleaner in `transforms.cleaner`; metadata lines become fie
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from newsbeam.schemas.text import WORD as _WORD
 from newsbeam.schemas.text import words
 from newsbeam.transforms import metadata as meta
 from newsbeam.transforms.candidates import (
+    DEFAULT,
     LAZY,
     MIN_SUPPORT,
     PRECISION,
@@ -96,14 +98,29 @@ class PageText:
         return meta.slugify(name) if name else None
 
 
-def html_candidates(doc: RawDocument, lazy: bool = False) -> tuple[dict[str, str], Any]:
-    """Every extractor's text for an HTML page (but the lazy ones, `candidates.LAZY`, with
-    `lazy`), and trafilatura's document (its metadata; None when trafilatura cannot parse it)."""
-    import trafilatura  # heavy import, needed only by workers that see HTML
+def _parsed(html: str) -> Any:
+    """The page parsed once as trafilatura parses it (None when it cannot): both trafilatura runs
+    read this tree rather than parse the page twice."""
+    from trafilatura.utils import load_html
 
     try:
+        return load_html(html)
+    except Exception:  # the runs then get the markup itself, and fail or not on their own
+        return None
+
+
+def html_candidates(doc: RawDocument, lazy: bool = False) -> tuple[dict[str, str], Any]:
+    """Every extractor's text for an HTML page (but the lazy ones, `candidates.LAZY`, with
+    `lazy`), and trafilatura's document (its metadata; None when trafilatura cannot parse it).
+
+    The page is parsed once for trafilatura's two runs; the precision run prunes the tree it is
+    given, so it reads a copy (same texts as from the markup, checked on both dev sets)."""
+    import trafilatura  # heavy import, needed only by workers that see HTML
+
+    tree = _parsed(doc.content)
+    try:
         document = trafilatura.bare_extraction(
-            doc.content,
+            copy.deepcopy(tree) if tree is not None else doc.content,
             url=doc.url,
             with_metadata=True,
             include_comments=False,
@@ -113,8 +130,11 @@ def html_candidates(doc: RawDocument, lazy: bool = False) -> tuple[dict[str, str
     except Exception:  # markup trafilatura cannot parse: the other extractors may
         document = None
     precise = (document.text or "") if document is not None else ""
+    given = {PRECISION: precise}
+    if tree is not None:
+        given[DEFAULT] = run_candidate(DEFAULT, tree)
     skip = LAZY if lazy else ()
-    return run_candidates(doc.content, {PRECISION: precise}, skip), document
+    return run_candidates(doc.content, given, skip), document
 
 
 def page_text(doc: RawDocument, min_support: int = MIN_SUPPORT) -> PageText:
