@@ -215,54 +215,6 @@ def test_comments_after_the_article_are_removed():
     assert {b.kind for b in result.boilerplate} == {"comments"}
 
 
-def test_a_comments_header_ends_the_article_before_a_longer_thread():
-    """Whole-page text: a thread longer than the story, whose comments are signed by time stamps
-    and reply links rather than `NAME says:`, must not win the main region."""
-    thread = [
-        "104 Comments",
-        "Add a Comment",
-        "by riverfan July 25, 2012 10:59 AM EDT",
-        "The council has promised new bus lines for ten years and nothing has changed at all, "
-        "so I will believe it when I see the first bus on the road and not a day sooner.",
-        "Reply to this comment",
-        "by commuter7 July 25, 2012 9:20 AM EDT",
-        "Fares went up twice since the last election and the buses are still late every "
-        "single morning on my route, which is why I stopped taking them altogether last year.",
-        "Reply to this comment",
-        "Rachel M. said...",
-        "I disagree with everyone here: the new lines will help the people who need them most "
-        "and the budget is a fair compromise between the neighbourhoods that were fighting.",
-    ]
-    result = clean_text("\n".join([*ARTICLE, *thread]))
-    assert result.paragraphs == ARTICLE
-    assert {b.kind for b in result.boilerplate} == {"comments"}
-
-
-def test_comment_stamps_with_a_reply_control_count_as_comment_evidence():
-    thread = [
-        "Comments",
-        "by riverfan on Aug 9, 2012 9:42 AM MST up reply actions flag as inappropriate",
-        "The council has promised new bus lines for ten years and nothing has changed at all, "
-        "so I will believe it when I see the first bus on the road and not a day sooner.",
-        "posted by commuter seven in reply to riverfan, a long time reader of this site",
-        "Fares went up twice since the last election and the buses are still late every "
-        "single morning on my route, which is why I stopped taking them altogether last year.",
-    ]
-    result = clean_text(page(*ARTICLE, *thread))
-    assert result.paragraphs == ARTICLE
-
-
-def test_a_browser_upgrade_notice_is_not_the_article():
-    notice = (
-        "This page is best viewed in an up-to-date web browser with style sheets (CSS) enabled. "
-        "While you will be able to view the content of this page in your current browser, you "
-        "will not be able to get the full visual experience. Please consider upgrading your "
-        "browser software or enabling style sheets (CSS) if you are able to do so."
-    )
-    result = clean_text("\n".join([*ARTICLE, notice]))
-    assert result.paragraphs == ARTICLE
-
-
 def test_a_comment_count_under_the_headline_is_only_a_link():
     result = clean_text("\n".join(["New, 15 comments", *ARTICLE]))
     assert result.paragraphs == ARTICLE

@@ -107,8 +107,7 @@ _RELATED_PREFIX = re.compile(
 _BROWSER_NOTICE = re.compile(
     r"\b(?:requires?|enable|enabled|turn on)\b.{0,40}\bjavascript\b"
     r"|\bjavascript\b.{0,40}\b(?:disabled|required|enabled|turned off)\b"
-    r"|\b(?:browser|adblock\w*|ad blocker)\b.{0,40}\b(?:not supported|outdated|disable|whitelist)"
-    r"|\bbest viewed (?:in|with|on)\b|\bupgrad\w* your (?:web )?browser",
+    r"|\b(?:browser|adblock\w*|ad blocker)\b.{0,40}\b(?:not supported|outdated|disable|whitelist)",
     re.IGNORECASE,
 )
 _GALLERY = re.compile(
@@ -124,7 +123,7 @@ _CONTACT_WORDS = re.compile(
     r"\b(?:follow|contact|reach|reached|tips?|email|e-mail|twitter)\b", re.I
 )
 _COMMENT_SIGNATURE = re.compile(
-    r"\b(?:says|said|wrote|writes|replied|commented)\s*(?::|\.{2,}|…)\s*$|^reply$|^(?:like|report|flag)$",
+    r"\b(?:says|said|wrote|writes|replied|commented)\s*:\s*$|^reply$|^(?:like|report|flag)$",
     re.IGNORECASE,
 )
 _BIO = re.compile(
@@ -334,7 +333,7 @@ def classify_alone(block: Block) -> tuple[str, str] | None:
         return "caption", "position_in_photo"
     if block.words <= 25 and _RELATED_PREFIX.match(text):
         return "related", "related_link"
-    if block.words <= 80 and _BROWSER_NOTICE.search(text):
+    if block.words <= 40 and _BROWSER_NOTICE.search(text):
         return "banner", "browser_notice"
     if block.words <= 60 and _CONTACT.search(text) and _CONTACT_WORDS.search(text):
         return "author_bio", "contact_line"
@@ -440,53 +439,17 @@ def clean_text(
     return result
 
 
-_COMMENT_CONTROL = re.compile(
-    r"^(?:reply|reply to this comment|link to this comment|permalink|report(?: abuse| comment)?"
-    r"|flag|quote|like|dislike|recommend|share this comment)\b",
-    re.IGNORECASE,
-)
-_CLOCK = re.compile(
-    r"\b\d{1,2}:\d{2}\s*(?:[ap]\.?m\.?)?\b|\b\d+\s+(?:minutes?|hours?|days?)\s+ago\b", re.I
-)
-COMMENT_EVIDENCE = 1
-"""Comment-like blocks (signatures, reply links, time stamps) the blocks after a comments header
-must hold for it to end the article: chosen on aeb-dev's whole-page text (0 cuts real articles
-there; 1 to 3 score the same, the least evidence wins). A run of such blocks with no header, as a
-boundary, lowered aeb-dev and is not used."""
-
-
-def is_comment_like(block: Block) -> bool:
-    """A line of a comment thread's furniture: `NAME says:`, `Reply`, `Link to this comment`, a
-    short line with a reply or permalink control, or stamped with a clock time (`by jo on July
-    25, 2012 10:59 AM`, `3 hours ago`)."""
-    if _COMMENT_CONTROL.match(block.text):
-        return True
-    if block.words <= 15 and _COMMENT_SIGNATURE.search(block.text):
-        return True
-    if block.words <= 20 and re.search(r"\breply\b|\bpermalink\b", block.text, re.I):
-        return True
-    return block.words <= 20 and bool(_CLOCK.search(block.text))
-
-
-def _mark_comments(
-    blocks: list[Block],
-    prose_before: int = 30,
-    lookahead: int = 8,
-    evidence: int | None = None,
-) -> None:
-    """Readers' comments follow the article, and a comments header ends it: after some prose, a
-    header (`Comments`, `104 Comments`, `Leave a reply`) followed by at least `evidence`
-    comment-like blocks within `lookahead` starts the comments section, and everything after it
-    goes, whatever its length (a long thread otherwise outweighs a short story). A bare count
-    such as `New, 15 comments` under a headline is only a link: it has no prose before it."""
-    needed = COMMENT_EVIDENCE if evidence is None else evidence
-    like = [is_comment_like(b) for b in blocks]
+def _mark_comments(blocks: list[Block], prose_before: int = 30, lookahead: int = 8) -> None:
+    """Readers' comments follow the article: everything after a comments header that comes after
+    some prose, and is followed by comment signatures (`NAME says:`), is the comments section.
+    (A bare count such as `New, 15 comments` under a headline is only a link.)"""
     prose = 0
     for index, block in enumerate(blocks):
+        following = blocks[index + 1 : index + 1 + lookahead]
         if (
             block.kind == "comments"
             and prose >= prose_before
-            and sum(like[index + 1 : index + 1 + lookahead]) >= needed
+            and any(b.words <= 15 and _COMMENT_SIGNATURE.search(b.text) for b in following)
         ):
             for later in blocks[index + 1 :]:
                 if later.kind is None:
