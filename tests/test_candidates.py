@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from newsbeam.schemas import RawDocument
 from newsbeam.transforms import candidates
@@ -114,3 +116,61 @@ def test_a_page_no_extractor_finds_text_in_is_an_extraction_error():
     )
     with pytest.raises(ExtractionError, match="no extractor"):
         extract_article(doc)
+
+
+LINES = [*STORY, SIDEBAR, "Tour dates", "Related: Ten Things to Know", "Share this", ""]
+
+
+def lazy_combine(texts: dict[str, str]) -> tuple[candidates.Combined, bool]:
+    """combine() with readability given as a candidate not yet run; and whether it ran."""
+    ran = []
+    given = {name: text for name, text in texts.items() if name != READABILITY}
+
+    def readability() -> str:
+        ran.append(True)
+        return texts[READABILITY]
+
+    return combine(given, later={READABILITY: readability}), bool(ran)
+
+
+def test_readability_runs_only_when_the_others_leave_the_text_undecided():
+    agreed = "\n".join(STORY)
+    settled = {PRECISION: agreed, DEFAULT: agreed, READABILITY: agreed, RESILIPARSE: agreed}
+    assert lazy_combine(settled) == (combine(settled), False)
+    split = {**settled, DEFAULT: "\n".join([*STORY, SIDEBAR]), RESILIPARSE: SIDEBAR}
+    result, ran = lazy_combine(split)
+    assert ran and result == combine(split)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.lists(st.sampled_from(LINES), max_size=7).map("\n".join), min_size=4, max_size=4)
+)
+def test_lazy_readability_gives_the_same_text_as_running_every_candidate(four):
+    texts = dict(zip((PRECISION, DEFAULT, READABILITY, RESILIPARSE), four, strict=True))
+    assert lazy_combine(texts)[0] == combine(texts)
+
+
+def test_trafilatura_parses_the_page_once_for_both_of_its_runs(monkeypatch):
+    """The two trafilatura runs share one parse (the real parser, counted): same texts as each
+    run on the markup."""
+    import trafilatura.core
+    import trafilatura.utils
+
+    real = trafilatura.utils.load_html
+    parses = []
+
+    def counted(page, *args, **kwargs):
+        if isinstance(page, str | bytes):
+            parses.append(True)
+        return real(page, *args, **kwargs)
+
+    monkeypatch.setattr(trafilatura.utils, "load_html", counted)
+    monkeypatch.setattr(trafilatura.core, "load_html", counted)
+    html = f"<html><body><article>{PARAGRAPHS}</article><footer>{SIDEBAR}</footer></body></html>"
+    doc = RawDocument(source_uri="page.html", kind="html", content=html, encoding="utf-8")
+    texts, _ = html_candidates(doc, lazy=True)
+    assert len(parses) == 1
+    monkeypatch.undo()
+    assert texts[DEFAULT] == candidates.EXTRACTORS[DEFAULT](html)
+    assert texts[PRECISION] == candidates._trafilatura(html, favor_precision=True)

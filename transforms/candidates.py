@@ -24,6 +24,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from newsbeam.schemas.text import shingles, tokens
 
@@ -41,7 +42,8 @@ MIN_SUPPORT = 2
 _log = logging.getLogger(__name__)
 
 
-def _trafilatura(html: str, **mode: bool) -> str:
+def _trafilatura(html: Any, **mode: bool) -> str:
+    """trafilatura's text of a page, given as markup or as the tree trafilatura parsed it to."""
     import trafilatura  # heavy import, needed only by workers that see HTML
 
     return trafilatura.extract(html, include_comments=False, include_tables=True, **mode) or ""
@@ -108,17 +110,29 @@ EXTRACTORS: dict[str, Callable[[str], str]] = {
 """The candidates besides trafilatura's precision mode, which the caller runs with metadata."""
 
 
-def run_candidates(html: str, given: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Every candidate's text for a page; a candidate that fails is empty (and logged)."""
+LAZY = (READABILITY,)
+"""Candidates run only when the others leave the combined text undecided (`combine`): readability
+costs as much as trafilatura's default run, and on most pages the others settle every choice."""
+
+
+def run_candidate(name: str, html: Any) -> str:
+    """One candidate's text for a page (its markup, or trafilatura's tree of it for trafilatura);
+    empty (and logged) when it fails."""
+    try:
+        return EXTRACTORS[name](html) or ""
+    except Exception as error:  # one parser's failure must leave the others their chance
+        _log.debug("%s failed on a page: %s: %s", name, type(error).__name__, error)
+        return ""
+
+
+def run_candidates(
+    html: str, given: Mapping[str, str] | None = None, skip: tuple[str, ...] = ()
+) -> dict[str, str]:
+    """Every candidate's text for a page but those in `skip`; a candidate that fails is empty."""
     texts = dict(given or {})
-    for name, extract in EXTRACTORS.items():
-        if name in texts:
-            continue
-        try:
-            texts[name] = extract(html) or ""
-        except Exception as error:  # one parser's failure must leave the others their chance
-            _log.debug("%s failed on a page: %s: %s", name, type(error).__name__, error)
-            texts[name] = ""
+    for name in EXTRACTORS:
+        if name not in texts and name not in skip:
+            texts[name] = run_candidate(name, html)
     return texts
 
 
@@ -167,10 +181,25 @@ class _Holder:
         total = self.pool.total() + other.pool.total()
         return 2 * shared / total if shared else 0.0
 
+    def distance(self, other: _Holder) -> float:
+        """Weighted Jaccard distance of the two shingle multisets: a metric, so how much any third
+        text can agree more with one than with the other is bounded by it (`choose_base`)."""
+        shared = sum((self.pool & other.pool).values())
+        union = self.pool.total() + other.pool.total() - shared
+        return 1.0 - shared / union if union else 0.0
 
-def choose_base(holders: Mapping[str, _Holder]) -> str:
+
+_MARGIN = 1e-9
+"""Below this, a float comparison could go either way: the missing judge is run."""
+
+
+def choose_base(holders: Mapping[str, _Holder], missing: int = 0) -> str | None:
     """The trafilatura mode that the independent extractors agree with more (precision on a tie
-    or when the default is empty)."""
+    or when the default is empty); None when `missing` judges not yet run could change it.
+
+    Agreement is the F1 of shingles, f(J) = 2J / (1 + J) of their weighted Jaccard similarity J.
+    Jaccard distance d is a metric, so a judge's similarity to the two modes differs by at most
+    d(precision, default) = δ, and as f is concave its F1 by at most f(δ) = 2δ / (1 + δ)."""
     if DEFAULT not in holders:
         return PRECISION
     if PRECISION not in holders:
@@ -179,7 +208,16 @@ def choose_base(holders: Mapping[str, _Holder]) -> str:
         base: sum(holders[base].agreement(holders[j]) for j in JUDGES if j in holders)
         for base in BASES
     }
-    return DEFAULT if agreement[DEFAULT] > agreement[PRECISION] else PRECISION
+    lead = agreement[DEFAULT] - agreement[PRECISION]
+    if missing:
+        delta = holders[PRECISION].distance(holders[DEFAULT])
+        swing = missing * 2 * delta / (1 + delta)
+        if lead - swing > _MARGIN:
+            return DEFAULT
+        if lead + swing <= -_MARGIN or (delta == 0.0 and lead <= 0.0):
+            return PRECISION
+        return None
+    return DEFAULT if lead > 0 else PRECISION
 
 
 @dataclass(frozen=True)
@@ -191,21 +229,53 @@ class Combined:
     dropped: tuple[str, ...] = ()
 
 
-def combine(texts: Mapping[str, str], min_support: int = MIN_SUPPORT) -> Combined:
+class _Undecided(Exception):
+    """The candidates run so far leave the combined text open: the lazy ones must run."""
+
+
+def combine(
+    texts: Mapping[str, str],
+    min_support: int = MIN_SUPPORT,
+    later: Mapping[str, Callable[[], str]] | None = None,
+) -> Combined:
     """The combined text of the candidates' texts (empty, with no base, when all are empty).
 
     With no trafilatura text at all, the longest other candidate is the base; a block needs
-    the support of at most as many candidates as have any text."""
+    the support of at most as many candidates as have any text. `later` holds candidates not yet
+    run: they are run (their texts added to `texts` when it is a dict) only if the others
+    leave the base or a block undecided, so the result is the same as with every text given."""
+    pending = {name: run for name, run in (later or {}).items() if name not in texts}
+    if pending:
+        try:
+            return _combine(texts, min_support, missing=len(pending))
+        except _Undecided:
+            ran = {name: run() for name, run in pending.items()}
+            if isinstance(texts, dict):
+                texts.update(ran)  # the caller sees every text that was run
+            texts = {**texts, **ran}
+    return _combine(texts, min_support)
+
+
+def _combine(texts: Mapping[str, str], min_support: int, missing: int = 0) -> Combined:
     holders = {name: _Holder.of(text) for name, text in texts.items() if tokens(text)}
     if not holders:
+        if missing:
+            raise _Undecided
         return Combined("", None)
-    base = choose_base(holders)
-    if base not in holders:
-        base = max(holders, key=lambda name: len(texts[name]))
+    base = choose_base(holders, missing)
+    if base is None or (missing and base not in holders):
+        raise _Undecided
+    if base not in holders:  # the longest; on a tie, the first in the order candidates run
+        rank = {name: -k for k, name in enumerate((*BASES, *JUDGES))}
+        base = max(holders, key=lambda name: (len(texts[name]), rank.get(name, -len(rank))))
     witnesses = [holder for name, holder in holders.items() if name != base]
+    if missing and len(witnesses) < min_support:
+        raise _Undecided  # how many must hold a block depends on whether the others have text
     needed = min(min_support, len(witnesses))  # with fewer witnesses, as many as there are
     kept, dropped = [], []
     for block in _blocks(texts[base]):
-        held = sum(witness.holds(block) for witness in witnesses) >= needed
-        (kept if held else dropped).append(block.text)
+        count = sum(witness.holds(block) for witness in witnesses)
+        if missing and needed - missing <= count < needed:
+            raise _Undecided
+        (kept if count >= needed else dropped).append(block.text)
     return Combined("\n".join(kept), base, tuple(dropped))

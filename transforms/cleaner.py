@@ -579,13 +579,46 @@ def _starts_with_a_name(text: str, names: set[str]) -> bool:
     return any(" ".join(words[:count]) in names for count in range(2, min(5, len(words)) + 1))
 
 
+_FIGURE_ROW = re.compile(r"^\d[\d,:-]*\s+\w|\s\d[\d,.:-]*(?:\s+\w+)?$")
+"""A row of a results table: a figure opening the line before a name (`66 Marcus Lindholm`), or
+closing it, perhaps with its unit (`India 14`, `Max Keller 364 points`, `Boston Celtics 31-9`)."""
+
+
+def _has_figure(block: Block) -> bool:
+    """A row of figures: not a bulleted link, not cells of a menu bar."""
+    text = block.text
+    return (
+        block.kind is None
+        and "|" not in text
+        and not text.startswith(("•", "*", "·", "»", "-"))
+        and bool(_FIGURE_ROW.search(text))
+    )
+
+
+def _closes_story(footer: list[Block], index: int) -> bool:
+    """A footer line that belongs to the story it follows: a row of figures (a table row, or a
+    line with a number next to another: results, standings, a list of scores), a label that
+    introduces such rows (`Standings:`), or an editorial note in parentheses (`(Reporting by
+    …)`). Menus and link lists have no such shape."""
+    block = footer[index]
+    before = footer[index - 1] if index > 0 else None
+    after = footer[index + 1] if index + 1 < len(footer) else None
+    text = block.text
+    if _is_data(text) or (text.startswith("(") and text.endswith(")")):
+        return True
+    if text.endswith(":") and after is not None and (_is_data(after.text) or _has_figure(after)):
+        return True
+    return _has_figure(block) and any(n is not None and _has_figure(n) for n in (before, after))
+
+
 def _classify_footer(footer: list[Block], blocks: list[Block], by_position: bool = True) -> None:
     """Below the article: outlet lines, author names and bios, related headers, by their content.
 
     With `by_position` (scraped text, which runs on into the page), the other lines too once the
-    footer shows the page's furniture (a line marked by its content anywhere in it), except lines
-    of figures before the first such mark: a results table or a list of dates that ends a story
-    is not navigation. A footer with no such mark is the article's own closing lines."""
+    footer shows the page's furniture (a line marked by its content anywhere in it), except the
+    story's own closing lines before the first such mark (`_closes_story`): a results table, a
+    list of dates or a reporting credit that ends a story is not navigation. A footer with no
+    such mark is the article's own closing lines."""
     authors = {n for b in blocks if b.kind == "byline" for n in b.names}
     for block in footer:
         if block.kind is not None:
@@ -601,8 +634,15 @@ def _classify_footer(footer: list[Block], blocks: list[Block], by_position: bool
     marked = [index for index, block in enumerate(footer) if block.kind is not None]
     if not by_position or not marked:
         return
+    story = True  # the story runs on through its tables, and the prose right after them
     for index, block in enumerate(footer):
-        if block.kind is not None or (index < marked[0] and _is_data(block.text)):
+        story = story and index < marked[0]
+        if block.kind is None and story and _closes_story(footer, index):
+            continue
+        if block.kind is None and story and index > 0 and block.sentence_like:
+            continue
+        story = False
+        if block.kind is not None:
             continue
         if block.words <= 8 and not block.sentence_like:
             block.kind, block.rule = "navigation", "short_line_after_article"

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable
 from functools import lru_cache
@@ -176,6 +177,42 @@ def load_ner(model_name: str):
         ) from error
     nlp.max_length = MAX_NER_CHARS + 1
     return nlp
+
+
+PARAGRAPH_BREAK = "\n\n"
+
+
+def ner_text(body: str) -> tuple[str, list[int]]:
+    """The body as the model reads it, one paragraph a line, and where each paragraph break was.
+
+    Plain text and wire copy arrive one paragraph a line; the body separates paragraphs with a
+    blank line, which spaCy reads as a token of its own, and next to which its tags change (the
+    rows of a standings table lose their ORG and GPE labels). Read one paragraph a line, the body
+    of a plain-text story gives the model's entities on the raw text (`tests/test_newswire.py`);
+    `body_offset` maps the model's offsets back into the body."""
+    breaks, pieces, start = [], [], 0
+    while (found := body.find(PARAGRAPH_BREAK, start)) >= 0:
+        pieces.append(body[start : found + 1])
+        breaks.append(found - len(breaks))
+        start = found + len(PARAGRAPH_BREAK)
+    pieces.append(body[start:] + "\n")  # a text file's last line ends in one, and tags change
+    return "".join(pieces), breaks
+
+
+def body_offset(offset: int, breaks: list[int]) -> int:
+    """A character offset in `ner_text` as an offset in the body (one more per break before it)."""
+    return offset + bisect_left(breaks, offset)
+
+
+def body_spans(body: str, doc) -> list[tuple[str, str, int, int]]:
+    """(text, label, start, end) of a model's entities on `ner_text(body)`, in the body."""
+    _, breaks = ner_text(body)
+    spans = []
+    for entity in doc.ents:
+        start = min(body_offset(entity.start_char, breaks), len(body))
+        end = min(body_offset(entity.end_char, breaks), len(body))
+        spans.append((body[start:end], entity.label_, start, end))
+    return spans
 
 
 def canonical_form(text: str, label: str) -> str:
@@ -419,7 +456,7 @@ class RecognizeEntitiesFn(beam.DoFn):
 
     def _recognize(self, batch: list[Article], nlp):
         self._batch_words.update(sum(a.word_count for a in batch))
-        texts = (a.body[:MAX_NER_CHARS] for a in batch)
+        texts = (ner_text(a.body[:MAX_NER_CHARS])[0] for a in batch)
         try:
             with timed(self._time):
                 docs = list(nlp.pipe(texts, batch_size=len(batch)))
@@ -427,8 +464,9 @@ class RecognizeEntitiesFn(beam.DoFn):
             docs = [None] * len(batch)
         for article, doc in zip(batch, docs, strict=True):
             try:
-                doc = doc if doc is not None else nlp(article.body[:MAX_NER_CHARS])
-                spans = [(e.text, e.label_, e.start_char, e.end_char) for e in doc.ents]
+                body = article.body[:MAX_NER_CHARS]
+                doc = doc if doc is not None else nlp(ner_text(body)[0])
+                spans = body_spans(body, doc)
                 entities = entities_from_spans(spans)
             except Exception as error:  # routed to rejects with the reason, never dropped
                 self._rejected.inc()

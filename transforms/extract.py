@@ -8,10 +8,12 @@ Text goes through the cleaner in `transforms.cleaner`; metadata lines become fie
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import apache_beam as beam
@@ -21,7 +23,15 @@ from newsbeam.schemas import Boilerplate, Provenance, RawDocument, Reject, stora
 from newsbeam.schemas.text import WORD as _WORD
 from newsbeam.schemas.text import words
 from newsbeam.transforms import metadata as meta
-from newsbeam.transforms.candidates import MIN_SUPPORT, PRECISION, combine, run_candidates
+from newsbeam.transforms.candidates import (
+    DEFAULT,
+    LAZY,
+    MIN_SUPPORT,
+    PRECISION,
+    combine,
+    run_candidate,
+    run_candidates,
+)
 from newsbeam.transforms.cleaner import clean_text, line_keys
 from newsbeam.transforms.routing import SplitOff
 from newsbeam.transforms.timing import stage_timer, timed
@@ -48,13 +58,24 @@ def article_id(doc: RawDocument) -> str:
     return digest.hexdigest()[:16]
 
 
+PROSE_WORDS = 8
+"""A paragraph of at least this many words is prose for language detection; shorter ones are
+mostly table rows, lists of names and scores, which tell little about the language."""
+
+
 def detect_language(body: str) -> str | None:
-    """ISO 639-1 code of the body's language; None when the text is too short to tell."""
+    """ISO 639-1 code of the body's language; None when the text is too short to tell. Told from
+    the body's prose paragraphs when they hold enough words: a story ending in a results table
+    of names and times is read as the language of its sentences, not of its table."""
     if len(_WORD.findall(body[:2000])) < 5:
         return None
     import py3langid
 
-    language, _score = py3langid.classify(body[:5000])
+    prose = "\n\n".join(
+        p for p in body[:20000].split("\n\n") if len(_WORD.findall(p)) >= PROSE_WORDS
+    )
+    text = prose if len(_WORD.findall(prose[:2000])) >= 5 else body
+    language, _score = py3langid.classify(text[:5000])
     return language
 
 
@@ -77,14 +98,29 @@ class PageText:
         return meta.slugify(name) if name else None
 
 
-def html_candidates(doc: RawDocument) -> tuple[dict[str, str], Any]:
-    """Every extractor's text for an HTML page, and trafilatura's document (its metadata; None
-    when trafilatura cannot parse the page)."""
-    import trafilatura  # heavy import, needed only by workers that see HTML
+def _parsed(html: str) -> Any:
+    """The page parsed once as trafilatura parses it (None when it cannot): both trafilatura runs
+    read this tree rather than parse the page twice."""
+    from trafilatura.utils import load_html
 
     try:
+        return load_html(html)
+    except Exception:  # the runs then get the markup itself, and fail or not on their own
+        return None
+
+
+def html_candidates(doc: RawDocument, lazy: bool = False) -> tuple[dict[str, str], Any]:
+    """Every extractor's text for an HTML page (but the lazy ones, `candidates.LAZY`, with
+    `lazy`), and trafilatura's document (its metadata; None when trafilatura cannot parse it).
+
+    The page is parsed once for trafilatura's two runs; the precision run prunes the tree it is
+    given, so it reads a copy (same texts as from the markup, checked on both dev sets)."""
+    import trafilatura  # heavy import, needed only by workers that see HTML
+
+    tree = _parsed(doc.content)
+    try:
         document = trafilatura.bare_extraction(
-            doc.content,
+            copy.deepcopy(tree) if tree is not None else doc.content,
             url=doc.url,
             with_metadata=True,
             include_comments=False,
@@ -94,7 +130,11 @@ def html_candidates(doc: RawDocument) -> tuple[dict[str, str], Any]:
     except Exception:  # markup trafilatura cannot parse: the other extractors may
         document = None
     precise = (document.text or "") if document is not None else ""
-    return run_candidates(doc.content, {PRECISION: precise}), document
+    given = {PRECISION: precise}
+    if tree is not None:
+        given[DEFAULT] = run_candidate(DEFAULT, tree)
+    skip = LAZY if lazy else ()
+    return run_candidates(doc.content, given, skip), document
 
 
 def page_text(doc: RawDocument, min_support: int = MIN_SUPPORT) -> PageText:
@@ -102,15 +142,18 @@ def page_text(doc: RawDocument, min_support: int = MIN_SUPPORT) -> PageText:
     (`transforms.candidates`); trafilatura's precision run also gives the page's metadata."""
     if doc.kind != "html":
         return PageText(doc=doc, text=doc.content, title=doc.title)
-    texts, document = html_candidates(doc)
+    texts, document = html_candidates(doc, lazy=True)
     return combined_page(doc, texts, document, min_support)
 
 
 def combined_page(
     doc: RawDocument, texts: dict[str, str], document: Any, min_support: int = MIN_SUPPORT
 ) -> PageText:
-    """The PageText of an HTML page from its extractors' texts (see `html_candidates`)."""
-    combined = combine(texts, min_support)
+    """The PageText of an HTML page from its extractors' texts (see `html_candidates`); a lazy
+    candidate missing from `texts` is run only if the others leave the text undecided (and then
+    added to `texts`)."""
+    later = {name: partial(run_candidate, name, doc.content) for name in LAZY}
+    combined = combine(texts, min_support, later)
     if not combined.text.strip():
         raise ExtractionError(
             "no extractor (trafilatura, readability, resiliparse) found main text in this HTML page"
