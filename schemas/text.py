@@ -1,6 +1,8 @@
 """Words and shingles: the one tokenizer for word counts, content hashes, agreement between
 extractors and the extraction benchmark's score (`\\w+` runs, 4-token shingles); and `words`,
-which also splits the scripts written without spaces, for near-duplicate shingles."""
+which also splits the scripts written without spaces, for near-duplicate shingles; and
+`printable`, the one way a file name or message reaches a terminal (control characters in a name
+— an escape sequence, a bell, a newline — are shown escaped, never sent to the terminal)."""
 
 from __future__ import annotations
 
@@ -44,3 +46,24 @@ def shingle_counts(truth: str, prediction: str) -> tuple[float, float, float]:
     fn = sum((true - predicted).values())
     total = tp + fp + fn
     return (tp / total, fp / total, fn / total) if total else (0.0, 0.0, 0.0)
+
+
+# C0 and C1 controls, DEL, and the Unicode line and paragraph separators and bidi overrides,
+# which move or rewrite what a terminal shows.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str, lines: bool = False) -> str:
+    """`text` (a file name, or a message naming files) as it may be printed to a terminal: each
+    control character as `\\xNN` (or `\\uNNNN`), everything else as it is; with `lines`, line
+    breaks are kept (a message of several lines)."""
+    if not _CONTROL.search(text):
+        return text
+    if lines:
+        return "\n".join(printable(line) for line in text.split("\n"))
+
+    def escape(match: re.Match[str]) -> str:
+        code = ord(match.group())
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+    return _CONTROL.sub(escape, text)

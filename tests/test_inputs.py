@@ -155,7 +155,7 @@ def test_a_sub_folder_the_pattern_cannot_reach_is_not_reported(tmp_path):
 
 
 def test_control_characters_in_a_file_name_are_escaped_for_the_terminal():
-    from newsbeam.transforms.inputs import printable
+    from newsbeam.schemas.text import printable
 
     assert printable("in/\x1b[31mred\x07.txt") == "in/\\x1b[31mred\\x07.txt"
     assert printable("in/a\nb\u202e.txt") == "in/a\\x0ab\\u202e.txt"

@@ -1,4 +1,4 @@
-"""Input entries that are not readable regular files, and how any file name is shown.
+"""Input entries that are not readable regular files.
 
 Beam's local listing walks the folder of an `--input` pattern and keeps what it can `stat`: a
 dangling symbolic link, a link loop or a folder it cannot list vanishes without a word, and a
@@ -7,8 +7,7 @@ FIFO, socket or device is listed like a file, so opening it blocks or reads a st
 other input; `entry_problem` is the reject for an entry that is not a readable regular file,
 checked before a file is opened. Both concern local paths only: object stores hold only objects.
 
-`printable` is the one way a file name reaches a terminal: control characters in a name (an
-escape sequence, a bell, a newline) are shown escaped, never sent to the terminal.
+File names in reject messages go through `schemas.text.printable`.
 """
 
 from __future__ import annotations
@@ -21,28 +20,9 @@ import stat
 from apache_beam.io.filesystem import FileMetadata, FileSystem
 
 from newsbeam.schemas import Reject
+from newsbeam.schemas.text import printable
 
-__all__ = ["entry_problem", "is_regular_input", "printable", "unlisted_entries"]
-
-# C0 and C1 controls, DEL, and the Unicode line and paragraph separators and bidi overrides,
-# which move or rewrite what a terminal shows.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-
-
-def printable(text: str, lines: bool = False) -> str:
-    """`text` (a file name, or a message naming files) as it may be printed to a terminal: each
-    control character as `\\xNN` (or `\\uNNNN`), everything else as it is; with `lines`, line
-    breaks are kept (a message of several lines)."""
-    if not _CONTROL.search(text):
-        return text
-    if lines:
-        return "\n".join(printable(line) for line in text.split("\n"))
-
-    def escape(match: re.Match[str]) -> str:
-        code = ord(match.group())
-        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-    return _CONTROL.sub(escape, text)
+__all__ = ["entry_problem", "is_regular_input", "unlisted_entries"]
 
 
 def _is_glob(pattern: str) -> bool:

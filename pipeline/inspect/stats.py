@@ -30,7 +30,7 @@ from newsbeam.schemas.layout import (
     manifest_path,
     read_manifest_json,
 )
-from newsbeam.transforms.inputs import printable
+from newsbeam.schemas.text import printable
 from newsbeam.transforms.write import PARTITION_BY
 
 UNKNOWN_DATE = "unknown"  # how an undated article's day is shown

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from newsbeam.pipeline.inspect.stats import OutputStats
-from newsbeam.transforms.inputs import printable
+from newsbeam.schemas.text import printable
 
 MAX_CELL = 60
 TABLE_LABELS = ("articles", "entities", "rejects", "duplicates")
@@ -22,7 +22,7 @@ TABLE_LABELS = ("articles", "entities", "rejects", "duplicates")
 
 def cell(value: Any, width: int = MAX_CELL) -> str:
     """A table cell: thousands separators for integers, two decimals for floats, `-` for none,
-    text on one line, control characters escaped (`transforms.inputs.printable`), cut to
+    text on one line, control characters escaped (`schemas.text.printable`), cut to
     `width` characters."""
     if value is None:
         return "-"

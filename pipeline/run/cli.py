@@ -488,7 +488,7 @@ def _stats(folder: str, top: int) -> OutputStats:
 
 def _print_error(error: Exception) -> None:
     """The error on stderr, any file name in it with its control characters escaped."""
-    from newsbeam.transforms.inputs import printable
+    from newsbeam.schemas.text import printable
 
     print(f"newsbeam: error: {printable(str(error), lines=True)}", file=sys.stderr)
 
