@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import itertools
 import random
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import apache_beam as beam
@@ -40,6 +41,7 @@ from newsbeam.transforms.dedup import (
     near_duplicate,
     place_stories,
     resolve_story,
+    revision_keys,
     verified_pairs,
     word_shingles,
 )
@@ -457,3 +459,89 @@ def test_an_article_is_signed_once_per_content_hash():
     copy = article("in/b.txt", wrap(body, BANNER_A))  # the same clean body
     assert first.content_sha256 == copy.content_sha256
     assert article_signature(first) == article_signature(copy) == body_signature(body)
+
+
+# ---- rolling updates and revisions, on every strategy
+
+
+def rolling_updates(count: int = 12, size: int = 8) -> list[Article]:
+    """`count` updates of one story an hour apart, each dropping its first sentence and adding
+    one (sentences of seed 000)."""
+    body = seed_text(0).split("\n\n", 1)[1]
+    lines = [s for s in re.split(r"(?<=[.!?])\s+", body) if len(s.split()) >= 8]
+    start = datetime(2024, 5, 1, tzinfo=UTC)
+    return [
+        article(f"feed.jsonl#{i + 1}", " ".join(lines[i : i + size]), start + timedelta(hours=i))
+        for i in range(count)
+    ]
+
+
+def placed_on_kept_stories(kept_ids: list[str], copies: list[tuple[str, str, float]]) -> bool:
+    """Every copy points at a story written, at the threshold or above."""
+    return all(of in kept_ids and similarity >= THRESHOLD for _, of, similarity in copies)
+
+
+@pytest.mark.parametrize("lookup", [False, True], ids=["shuffle", "lookup"])
+def test_rolling_updates_copy_only_kept_stories_they_resemble_on_every_strategy(lookup):
+    updates = rolling_updates()
+    with TestPipeline() as p:
+        kept, duplicates = p | beam.Create(updates) | choose_strategy(None, lookup=lookup)
+        ids = kept | beam.Map(lambda a: a.article_id) | "KeptIds" >> beam.combiners.ToList()
+        copies = (
+            duplicates
+            | beam.Map(lambda d: (d.article_id, d.duplicate_of, d.similarity))
+            | "Copies" >> beam.combiners.ToList()
+        )
+        checked = ids | beam.Map(
+            lambda kept_ids, found: (
+                len(kept_ids),
+                len(found),
+                placed_on_kept_stories(kept_ids, found),
+            ),
+            found=beam.pvalue.AsSingleton(copies),
+        )
+        # The first is kept, and so is each update that has drifted below the threshold from all.
+        assert_that(
+            checked | beam.MapTuple(lambda n, m, ok: (n >= 2, n + m, ok)),
+            equal_to([(True, len(updates), True)]),
+        )
+
+
+@pytest.mark.parametrize("lookup", [False, True], ids=["shuffle", "lookup"])
+def test_a_changed_file_supersedes_its_earlier_version_on_every_strategy(tmp_path, lookup):
+    whole = seed_text(0)
+    paragraphs = whole.split("\n\n")
+    half = article("in/story.txt", "\n\n".join(paragraphs[: len(paragraphs) // 2]))
+    other = article("in/other.txt", seed_text(3))
+    write_existing(tmp_path, [half, other], [half, other])
+    newer = article("in/story.txt", whole)
+    copy_of_half = article("in/copy.txt", wrap(edit(seed_text(0), EDITS_000), BANNER_A))
+    with TestPipeline() as p:
+        kept, duplicates = (
+            p | beam.Create([newer, copy_of_half]) | choose_strategy(str(tmp_path), lookup=lookup)
+        )
+        assert_that(kept | beam.Map(lambda a: a.article_id), equal_to([newer.article_id]))
+        assert_that(
+            duplicates | beam.Map(lambda d: (d.article_id, d.duplicate_of, d.reason)),
+            equal_to(
+                [
+                    (half.article_id, newer.article_id, "superseded"),
+                    # The half is superseded: a later copy of the story goes to the newer one.
+                    (copy_of_half.article_id, newer.article_id, "near"),
+                ]
+            ),
+            label="duplicates",
+        )
+
+
+def test_a_revision_is_found_by_path_or_url_never_by_a_record_number():
+    assert revision_keys("in/a.txt", None) == {"uri:in/a.txt"}
+    assert revision_keys("in/feed.jsonl#3", "https://x.test/a") == {"url:https://x.test/a"}
+    assert revision_keys("in/feed.jsonl#3", None) == frozenset()
+    old = Sketch("a" * 16, None, BASE, True, "in/a.txt", revision_keys("in/a.txt", None))
+    new = Sketch("b" * 16, None, (), False, "in/a.txt", revision_keys("in/a.txt", None))
+    # A revision pair is kept at any similarity; the revised story is no longer kept.
+    edges = verified_pairs([old, new], 0.5)
+    assert edges == [(old, new, 0.0)]
+    ((story, placement),) = place_stories(edges, 0.5)
+    assert (story, placement.kept, placement.supersedes) == (new.article_id, None, ((old, 0.0),))

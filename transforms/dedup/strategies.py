@@ -13,7 +13,9 @@ Duplicates).
 
 Each goes through the same stages: exact copies grouped by content hash (`stories`), one
 Sketch per story, near duplicates and revisions placed (`near`), the kept copy chosen.
-`choose_strategy` picks one from the run's kind.
+`choose_strategy` picks one from the run's kind. The DoFns that drop copies emit their
+Duplicates beside their results, split by type with `routing.SplitOff` (tagged outputs are not
+kept apart by the Dask runner; see `transforms/routing.py`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from newsbeam.schemas import Article
+from newsbeam.schemas import Article, Duplicate
 from newsbeam.transforms.dedup.earlier import ReadExistingAsOfWindow, ReadExistingOutput
 from newsbeam.transforms.dedup.near import (
     bucket_keys,
@@ -42,8 +44,8 @@ from newsbeam.transforms.dedup.stories import (
     story_sketch,
 )
 from newsbeam.transforms.defaults import DEFAULT_NEAR_DUPLICATE_THRESHOLD
+from newsbeam.transforms.routing import SplitOff
 
-DUPLICATES = "duplicates"  # the tagged output of the DoFns below that drop a copy
 REASONS = ("exact", "near", "already_in_output", "superseded")
 
 
@@ -61,8 +63,7 @@ class _ExactCopies:
         if earlier:
             _kept, duplicates = choose_original(copies, earlier)
             self._in_output.inc(len(duplicates))
-            for duplicate in duplicates:
-                yield beam.pvalue.TaggedOutput(DUPLICATES, duplicate)
+            yield from duplicates
             return
         self._stories.inc()
         self._copies.update(len(copies))
@@ -71,7 +72,7 @@ class _ExactCopies:
 
 class JoinedExactCopiesFn(beam.DoFn, _ExactCopies):
     """(content_sha256, {"new": [Article, …], "existing": [Sketch, …]}) → the story (its copies
-    in keep order) unless the output has it; else a Duplicate per copy (tagged DUPLICATES)."""
+    in keep order) unless the output has it; else a Duplicate per copy."""
 
     def __init__(self) -> None:
         beam.DoFn.__init__(self)
@@ -109,13 +110,12 @@ class _Choose:
             yield kept
         for duplicate in duplicates:
             self._reasons[duplicate.reason].inc()
-            yield beam.pvalue.TaggedOutput(DUPLICATES, duplicate)
+            yield duplicate
 
 
 class JoinedChooseOriginalFn(beam.DoFn, _Choose):
     """(story article_id, {"story": [[Article, …]], "placement": [Placement]}) → the kept
-    Article, and a Duplicate (tagged DUPLICATES) for every copy not written and every earlier
-    article superseded."""
+    Article, and a Duplicate for every copy not written and every earlier article superseded."""
 
     def __init__(self) -> None:
         beam.DoFn.__init__(self)
@@ -231,10 +231,9 @@ def _shuffled(articles, existing, threshold: float):
     exact = (
         {"new": by_content, "existing": existing}
         | "GroupExactCopies" >> beam.CoGroupByKey()
-        | "SplitExactCopies"
-        >> beam.ParDo(JoinedExactCopiesFn()).with_outputs(DUPLICATES, main="stories")
+        | "SplitExactCopies" >> beam.ParDo(JoinedExactCopiesFn())
     )
-    stories = exact.stories
+    stories, in_output = exact | "SplitInOutput" >> SplitOff(Duplicate)
     placements = _sketches(stories, existing) | "PlaceNearDuplicates" >> ShufflePlacements(
         threshold
     )
@@ -244,11 +243,10 @@ def _shuffled(articles, existing, threshold: float):
             "placement": placements,
         }
         | "JoinPlacements" >> beam.CoGroupByKey()
-        | "ChooseOriginal"
-        >> beam.ParDo(JoinedChooseOriginalFn()).with_outputs(DUPLICATES, main="kept")
+        | "ChooseOriginal" >> beam.ParDo(JoinedChooseOriginalFn())
     )
-    duplicates = (exact[DUPLICATES], chosen[DUPLICATES]) | "CollectDuplicates" >> beam.Flatten()
-    return chosen.kept, duplicates
+    kept, copies = chosen | "SplitDuplicates" >> SplitOff(Duplicate)
+    return kept, (in_output, copies) | "CollectDuplicates" >> beam.Flatten()
 
 
 class _Strategy(beam.PTransform):
@@ -306,9 +304,9 @@ class LookupDedup(_Strategy):
                 LookedUpExactCopiesFn(),
                 # AsDict: read once per bundle (AsMultiMap asks the runner once per key).
                 existing=beam.pvalue.AsDict(existing | "GroupExisting" >> beam.GroupByKey()),
-            ).with_outputs(DUPLICATES, main="stories")
+            )
         )
-        stories = exact.stories
+        stories, in_output = exact | "SplitInOutput" >> SplitOff(Duplicate)
         placements = (
             _sketches(stories, existing)
             | "GatherSketches" >> beam.combiners.ToList()
@@ -316,9 +314,9 @@ class LookupDedup(_Strategy):
         )
         chosen = stories | "ChooseOriginal" >> beam.ParDo(
             LookedUpChooseOriginalFn(), placements=beam.pvalue.AsDict(placements)
-        ).with_outputs(DUPLICATES, main="kept")
-        duplicates = (exact[DUPLICATES], chosen[DUPLICATES]) | "CollectDuplicates" >> beam.Flatten()
-        return chosen.kept, duplicates
+        )
+        kept, copies = chosen | "SplitDuplicates" >> SplitOff(Duplicate)
+        return kept, (in_output, copies) | "CollectDuplicates" >> beam.Flatten()
 
 
 def choose_strategy(
