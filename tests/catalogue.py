@@ -311,6 +311,16 @@ def build(folder: Path, twenty_mb: bool = True) -> dict[str, Outcome]:
     put("copies.jsonl", "\n".join(json.dumps(c) for c in copies).encode())
     expected["copies.jsonl#1"] = ("duplicate", "exact")  # the later copy of the same story
     expected["copies.jsonl#2"] = written
+    # Entries that are not regular files: read, they would block or never end; listed by
+    # Beam or not, each is one reject
+    os.mkfifo(folder / "fifo.txt")
+    expected["fifo.txt"] = ("rejected", "read", "not_a_regular_file")
+    (folder / "zero.txt").symlink_to("/dev/zero")
+    expected["zero.txt"] = ("rejected", "read", "not_a_regular_file")
+    (folder / "dangling.txt").symlink_to(folder / "deleted.txt")
+    expected["dangling.txt"] = ("rejected", "read", "dangling_symlink")
+    (folder / "loop.txt").symlink_to(folder / "loop.txt")
+    expected["loop.txt"] = ("rejected", "read", "symlink_loop")
     return expected
 
 

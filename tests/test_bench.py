@@ -6,6 +6,7 @@ Benchmarks print figures; nothing here asserts a timing.
 from __future__ import annotations
 
 import itertools
+import json
 
 import pyarrow.dataset as ds
 import pytest
@@ -14,10 +15,13 @@ from newsbeam.pipeline.bench.bench import (
     BANNERS,
     build_corpus,
     claims,
-    fastest,
+    main,
     measure,
     measure_loop,
     measure_pipeline,
+    paired_ratio,
+    round_order,
+    summarise,
     table,
 )
 from newsbeam.pipeline.bench.warc_bench import bench_warc, warc_table
@@ -71,30 +75,37 @@ def test_the_loop_writes_what_the_pipeline_writes(tmp_path):
 
 
 def test_claims_compare_the_runs_the_issue_names():
-    def run(mode, workers, documents, docs_per_second, rss):
+    def run(mode, workers, documents, rounds, rss):
         return {
             "mode": mode,
             "workers": workers,
             "documents": documents,
-            "docs_per_second": docs_per_second,
-            "words_per_second": docs_per_second * 400,
-            "seconds": documents / docs_per_second,
+            "docs_per_second": sorted(rounds)[len(rounds) // 2],
+            "rounds": rounds,
+            "words_per_second": rounds[0] * 400,
+            "seconds": documents / rounds[0],
             "peak_rss_mb": rss,
             "peak_child_rss_mb": 0.0,
+            "worker_peak_rss_mb": rss - 100 if workers > 1 else None,
             "stage_seconds": {"enrich": 1.0},
         }
 
     runs = [
-        run("loop", 1, 2000, 20.0, 500),
-        run("loop", 2, 2000, 36.0, 500),
-        run("direct", 1, 2000, 18.0, 580),
-        run("direct", 2, 2000, 34.2, 590),
-        run("direct", 1, 1000, 18.5, 550),
-        run("direct", 1, 10000, 18.0, 605),
+        run("loop", 1, 2000, [20.0, 10.0, 20.0], 500),
+        run("loop", 2, 2000, [36.0, 18.0, 36.0], 500),
+        run("direct", 1, 2000, [18.0, 9.5, 19.0], 580),
+        run("direct", 2, 2000, [34.2, 17.0, 35.0], 590),
+        run("dask", 1, 2000, [16.0, 7.0, 15.0], 400),
+        run("dask", 2, 2000, [30.0, 15.0, 32.4], 300),
+        run("direct", 1, 1000, [18.5], 550),
+        run("direct", 1, 10000, [18.0], 605),
     ]
     found = claims(runs, 2000, [1000, 10000])
-    assert found["DirectRunner 1 worker vs plain loop"] == "0.900× the loop's docs/s"
-    assert found["DirectRunner 2 workers vs 1"] == "1.900×"
+    # Each ratio is the median of the rounds' ratios: 0.90, 0.95 and 0.95 give 0.95.
+    assert found["DirectRunner 1 worker vs plain loop"] == "0.950× (target ≥ 0.95: met)"
+    assert found["DirectRunner 2 workers vs loop 2w"] == "0.950× (target ≥ 0.95: met)"
+    assert found["Dask 1 worker vs DirectRunner 1 worker"] == "0.789× (target ≥ 0.85: NOT met)"
+    assert found["Dask 2 workers vs loop 2w"] == "0.833× (target ≥ 0.90: NOT met)"
     ceiling = "two plain loops at once vs one (this machine's ceiling for 2 workers)"
     assert found[ceiling] == "1.800×"
     assert found["peak RSS at 10000 vs 1000 documents"] == "605 / 550 MiB = 1.10×"
@@ -102,17 +113,77 @@ def test_claims_compare_the_runs_the_issue_names():
         {
             "corpus": {"documents": 2000, "input_words": 8000},
             "cpus": 2,
+            "load_average": [1.5, 1.2, 1.0],
             "runs": runs,
             "claims": found,
         }
     )
-    assert "direct 2w (2000 docs)" in text and "1.71×" in text  # against the 1-process loop
-    assert "loop 2w (2000 docs)" in text and "1.80×" in text
+    assert "load average 1.50" in text
+    line = next(row for row in text.splitlines() if row.startswith("dask 2w (2000 docs)"))
+    # docs/s, vs loop, vs loop 2w, words/s, seconds, RSS main and worker
+    assert line.split()[4:9] == ["30.0", "1.50×", "0.83×", "12000", "66.7"]
+    assert line.split()[9:11] == ["300", "200"]
 
 
-def test_the_fastest_of_repeated_runs_counts_and_every_repeat_is_kept():
-    runs = [{"seconds": 80.5, "docs_per_second": 24.8}, {"seconds": 74.0, "docs_per_second": 27.0}]
-    assert fastest(runs) == {"seconds": 74.0, "docs_per_second": 27.0, "repeats": [80.5, 74.0]}
+def test_each_figure_is_the_median_of_paired_rounds():
+    def measured(seconds, docs_per_second, worker_rss):
+        return {
+            "seconds": seconds,
+            "docs_per_second": docs_per_second,
+            "words_per_second": docs_per_second * 10,
+            "peak_rss_mb": 100.0 + seconds,
+            "peak_child_rss_mb": 0.0,
+            "worker_peak_rss_mb": worker_rss,
+        }
+
+    rounds = [
+        measured(80.0, 25.0, [300.0]),
+        measured(100.0, 20.0, [310.0, 290.0]),
+        measured(74.0, 27.0, [280.0]),
+    ]
+    row = summarise(rounds)
+    assert (row["seconds"], row["docs_per_second"], row["words_per_second"]) == (80.0, 25.0, 250.0)
+    assert row["rounds"] == [25.0, 20.0, 27.0] and row["repeats"] == [80.0, 100.0, 74.0]
+    assert (row["peak_rss_mb"], row["worker_peak_rss_mb"]) == (200.0, 310.0)
+    # Paired: the pipeline over the loop of the same round, then the median of those.
+    loop = {"rounds": [30.0, 20.0, 40.0]}
+    assert paired_ratio(row, loop) == pytest.approx(25.0 / 30.0)
+
+
+def test_a_round_puts_each_pipeline_next_to_the_loop_it_is_compared_with():
+    pairs = [("loop", 1), ("loop", 2), ("direct", 1), ("direct", 2), ("dask", 1), ("dask", 2)]
+    assert round_order(pairs) == [
+        ("loop", 1),
+        ("direct", 1),
+        ("dask", 1),
+        ("loop", 2),
+        ("direct", 2),
+        ("dask", 2),
+    ]
+
+
+@pytest.mark.slow
+@needs_benchmark
+def test_the_bench_measures_the_dask_runs_by_default(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    argv = ["--docs", "4", "--repeat", "1", "--memory-docs", "", "--warc-mb", "0"]
+    assert main([*argv, "--benchmark", str(BENCHMARK), "--json", str(out)]) == 0
+    results = json.loads(out.read_text())
+    names = [(r["mode"], r["workers"]) for r in results["runs"]]
+    assert names == [
+        ("loop", 1),
+        ("loop", 2),
+        ("direct", 1),
+        ("direct", 2),
+        ("dask", 1),
+        ("dask", 2),
+    ]
+    dask_two = results["runs"][-1]
+    assert dask_two["written"] == 4 and dask_two["worker_peak_rss_mb"] > 100
+    assert dask_two["cluster_start_seconds"] > 0
+    text = capsys.readouterr().out
+    assert "vs loop 2w" in text and "RSS worker" in text
+    assert "Dask 2 workers vs loop 2w" in text and "Dask 1 worker vs DirectRunner 1 worker" in text
 
 
 @pytest.mark.slow

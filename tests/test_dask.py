@@ -184,6 +184,16 @@ def test_a_real_dask_cluster_gives_the_direct_runners_output(
     for table in dask:
         assert dask[table] == direct[table], table
     assert len(dask["articles"]) >= 20 and dask["rejects"] and dask["duplicates"]
+    # The model is loaded once per worker process, although the Dask runner calls DoFn.setup
+    # once per partition: every load of load_ner is still in its cache.
+    from distributed import Client
+
+    from newsbeam.transforms.enrich import load_ner
+
+    with Client(cluster.address, timeout="60s") as client:
+        loads = client.run(load_ner.cache_info)
+    assert len(loads) == 2
+    assert all(info.misses == info.currsize == 1 for info in loads.values()), loads
 
 
 @pytest.mark.parametrize("cluster", [None], indirect=True)

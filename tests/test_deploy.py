@@ -12,6 +12,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 import tomllib
 import venv
 from pathlib import Path
@@ -145,16 +146,208 @@ def test_the_image_is_the_beam_sdk_of_the_pinned_version_with_the_three_packages
     assert "from newsbeam.pipeline.run.launch import main" in main
 
 
-def test_the_scheduler_launches_the_template_hourly_with_declared_parameters():
-    script = (DEPLOY / "scheduler" / "create-job.sh").read_text()
-    assert 'SCHEDULE="0 * * * *"' in script and "flexTemplates:launch" in script
-    body = (DEPLOY / "scheduler" / "launch-body.json").read_text()
-    filled = body.replace("${BUCKET}", "news-b").replace("${INPUT}", "gs://news-b/raw/*.txt")
-    launch = json.loads(filled.replace("${OUTPUT}", "gs://news-b/out"))["launchParameter"]
+FAKE_GCLOUD = """#!{python}
+import json, os, sys
+record = {{"argv": sys.argv[1:], "files": {{}}}}
+for arg in sys.argv[1:]:
+    name, _, path = arg.partition("=")
+    if name in ("--flags-file", "--config") and os.path.isfile(path):
+        record["files"][name] = open(path).read()
+        if name == "--flags-file":
+            flags = json.loads(record["files"][name])
+            body = flags.get("--message-body-from-file")
+            if body:
+                record["files"]["--message-body-from-file"] = open(body).read()
+    if name == "--config" and path == "/dev/stdin":
+        record["files"][name] = sys.stdin.read()
+with open(os.environ["GCLOUD_LOG"], "a") as log:
+    log.write(json.dumps(record) + "\\n")
+"""
+CRAFTED_INPUTS = [
+    'gs://b/raw/*.txt", "dedup_against": "gs://evil/x',
+    "gs://b/raw/*.txt|dedup_against=gs://evil/x",
+    "gs://b/raw/*.txt,dedup_against=gs://evil/x",
+    "gs://b/raw/{a,b}/*.txt\n  dedup_against: gs://evil/x",
+]
+
+
+def run_with_fake_gcloud(tmp_path: Path, script: Path, **env: str) -> list[dict]:
+    """Run a deploy script with a fake `gcloud` first on PATH that records each call's argv and
+    the JSON files it was handed (gcloud itself cannot run here: no network, no account)."""
+    folder = tmp_path / "bin"
+    folder.mkdir(exist_ok=True)
+    fake = folder / "gcloud"
+    fake.write_text(FAKE_GCLOUD.format(python=sys.executable))
+    fake.chmod(0o755)
+    log = tmp_path / "gcloud.log"
+    log.unlink(missing_ok=True)
+    base = {"PROJECT": "news-project", "REGION": "europe-west1", "BUCKET": "news-b"}
+    environment = {
+        **os.environ,
+        "PATH": f"{folder}{os.pathsep}{os.environ['PATH']}",
+        "GCLOUD_LOG": str(log),
+        **base,
+        **env,
+    }
+    result = subprocess.run(
+        ["bash", str(script)], env=environment, capture_output=True, text=True, timeout=60
+    )
+    calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    return [{"returncode": result.returncode, "stderr": result.stderr}, *calls]
+
+
+def gcloud_dict(value: str) -> dict[str, str]:
+    """A dict flag's value as gcloud parses it (`gcloud topic escaping`): items split on `,` or
+    on the `^DELIM^` given first, each at its first `=`."""
+    delimiter = ","
+    match = re.match(r"\^([^^]+)\^", value)
+    if match:
+        delimiter, value = match.group(1), value[match.end() :]
+    return dict(item.split("=", 1) for item in value.split(delimiter))
+
+
+def launched_parameters(call: dict) -> dict[str, str]:
+    """The template parameters a `flex-template run` call hands to Dataflow."""
+    flags = json.loads(call["files"].get("--flags-file", "{}"))
+    if "--parameters" in flags:
+        return flags["--parameters"]
+    argv = call["argv"]
+    return gcloud_dict(argv[argv.index("--parameters") + 1])
+
+
+def run_call(calls: list[dict]) -> dict:
+    return next(c for c in calls[1:] if c["argv"][:3] == ["dataflow", "flex-template", "run"])
+
+
+@pytest.mark.parametrize("crafted", CRAFTED_INPUTS)
+def test_a_crafted_input_stays_one_template_parameter_when_launched(tmp_path, crafted):
+    calls = run_with_fake_gcloud(
+        tmp_path, DEPLOY / "dataflow" / "launch.sh", INPUT=crafted, OUTPUT="gs://news-b/out"
+    )
+    assert calls[0]["returncode"] == 0, calls[0]["stderr"]
+    assert launched_parameters(run_call(calls)) == {"input": crafted, "output": "gs://news-b/out"}
+
+
+def scheduled_body(calls: list[dict]) -> dict:
+    call = next(c for c in calls[1:] if c["argv"][:3] == ["scheduler", "jobs", "create"])
+    if "--message-body-from-file" in call["files"]:
+        return json.loads(call["files"]["--message-body-from-file"])
+    argv = call["argv"]
+    return json.loads(argv[argv.index("--message-body") + 1])
+
+
+@pytest.mark.parametrize("crafted", CRAFTED_INPUTS)
+def test_a_crafted_input_stays_one_template_parameter_in_the_hourly_schedule(tmp_path, crafted):
+    calls = run_with_fake_gcloud(
+        tmp_path,
+        DEPLOY / "scheduler" / "create-job.sh",
+        INPUT=crafted,
+        OUTPUT="gs://news-b/out",
+        SERVICE_ACCOUNT="scheduler@news-project.iam.gserviceaccount.com",
+    )
+    assert calls[0]["returncode"] == 0, calls[0]["stderr"]
+    launch = scheduled_body(calls)["launchParameter"]
+    assert launch["parameters"] == {"input": crafted, "output": "gs://news-b/out"}
+
+
+def test_the_scheduler_launches_the_template_hourly_with_declared_parameters(tmp_path):
+    calls = run_with_fake_gcloud(
+        tmp_path,
+        DEPLOY / "scheduler" / "create-job.sh",
+        INPUT="gs://news-b/raw/*.txt",
+        OUTPUT="gs://news-b/out",
+        SERVICE_ACCOUNT="scheduler@news-project.iam.gserviceaccount.com",
+    )
+    assert calls[0]["returncode"] == 0, calls[0]["stderr"]
+    (call,) = calls[1:]
+    flags = json.loads(call["files"]["--flags-file"])
+    assert flags["--schedule"] == "0 * * * *" and flags["--uri"].endswith("flexTemplates:launch")
+    launch = scheduled_body(calls)["launchParameter"]
     assert launch["containerSpecGcsPath"] == "gs://news-b/templates/newsbeam.json"
     for name, value in launch["parameters"].items():
         assert name in PARAMETERS and matches(PARAMETERS[name], value), name
     assert {"input", "output"} <= set(launch["parameters"])
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"TAG": 'v1"]\n  - name: evil/image\n    args: [x'},
+        {"TAG": "v1", "REPOSITORY": "newsbeam\nsteps: []"},
+        {"TAG": "v1", "REGION": "europe-west1 --impersonate-service-account=x"},
+    ],
+)
+def test_a_crafted_tag_or_repository_never_reaches_the_cloud_build_config(tmp_path, values):
+    calls = run_with_fake_gcloud(tmp_path, DEPLOY / "dataflow" / "build.sh", **values)
+    builds = [c for c in calls[1:] if c["argv"][:2] == ["builds", "submit"]]
+    if calls[0]["returncode"] != 0:  # refused: no build was submitted with it
+        assert builds == [] and "not a valid name" in calls[0]["stderr"]
+        return
+    config = json.loads(builds[0]["files"]["--config"])
+    assert len(config["steps"]) == 1 and config["images"] == [config["steps"][0]["args"][4]]
+
+
+def test_the_build_hands_cloud_build_one_step_with_the_image(tmp_path):
+    calls = run_with_fake_gcloud(tmp_path, DEPLOY / "dataflow" / "build.sh", TAG="abc1234")
+    assert calls[0]["returncode"] == 0, calls[0]["stderr"]
+    (build,) = [c for c in calls[1:] if c["argv"][:2] == ["builds", "submit"]]
+    image = "europe-west1-docker.pkg.dev/news-project/newsbeam/newsbeam:abc1234"
+    assert json.loads(build["files"]["--config"]) == {
+        "steps": [
+            {
+                "name": "gcr.io/cloud-builders/docker",
+                "args": ["build", "-f", "deploy/dataflow/Dockerfile", "-t", image, "."],
+            }
+        ],
+        "images": [image],
+    }
+
+
+def test_every_base_image_is_pinned_to_a_release_not_latest():
+    dockerfile = (DEPLOY / "dataflow" / "Dockerfile").read_text()
+    arguments = dict(re.findall(r"^ARG (\w+)=(\S+)$", dockerfile, flags=re.M))
+    images = re.findall(r"^FROM (\S+)|--from=(\S+)", dockerfile, flags=re.M)
+    stages = set(re.findall(r"^FROM \S+ AS (\w+)$", dockerfile, flags=re.M))
+    for reference in (a or b for a, b in images):
+        if reference in stages:
+            continue
+        reference = re.sub(r"\$\{(\w+)\}", lambda m: arguments[m.group(1)], reference)
+        name, _, tag = reference.rpartition(":")
+        assert name and "/" not in tag and tag not in ("", "latest"), reference
+
+
+def test_every_launcher_names_its_job_so_two_runs_never_overlap(tmp_path):
+    """Dataflow refuses a job named as one still running: with one fixed name per kind of job,
+    an hourly run, a manual launch and the Airflow DAG cannot run at once."""
+    output = {"OUTPUT": "gs://news-b/out"}
+    batch = run_with_fake_gcloud(
+        tmp_path, DEPLOY / "dataflow" / "launch.sh", INPUT="gs://news-b/raw/*.txt", **output
+    )
+    stream = run_with_fake_gcloud(
+        tmp_path,
+        DEPLOY / "dataflow" / "launch.sh",
+        SUBSCRIPTION="projects/news-project/subscriptions/news",
+        **output,
+    )
+    scheduled = run_with_fake_gcloud(
+        tmp_path,
+        DEPLOY / "scheduler" / "create-job.sh",
+        INPUT="gs://news-b/raw/*.txt",
+        SERVICE_ACCOUNT="scheduler@news-project.iam.gserviceaccount.com",
+        **output,
+    )
+    assert run_call(batch)["argv"][3] == "newsbeam-batch"
+    assert run_call(stream)["argv"][3] == "newsbeam-stream"
+    assert scheduled_body(scheduled)["launchParameter"]["jobName"] == "newsbeam-batch"
+    tree = ast.parse(DAG_FILE.read_text())
+    names = [
+        ast.literal_eval(value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Dict)
+        for key, value in zip(node.keys, node.values, strict=True)
+        if isinstance(key, ast.Constant) and key.value == "jobName"
+    ]
+    assert names == ["newsbeam-batch"]
 
 
 def dag_structure_from_source() -> dict:

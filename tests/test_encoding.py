@@ -69,6 +69,40 @@ def test_utf16_with_or_without_a_byte_order_mark(codec):
     assert decoded.text.removeprefix("\ufeff") == QUOTES
 
 
+SCRIPTS = {
+    "cyrillic": "Городской совет Вологды в понедельник утвердил бюджет на 2024 год.\n"
+    "Мэр сказал: «Это справедливая сделка для всех».",
+    "arabic": "وافق مجلس المدينة يوم الاثنين على ميزانية عام 2024.\n"
+    "وقال العمدة إن الاتفاق عادل للجميع.",
+    "chinese": "市议会周一批准了2024年的预算。\n市长说，这项协议对所有人都公平。",
+    "japanese": "市議会は月曜日に予算を承認した。",
+    "korean": "시의회는 월요일에 예산을 승인했다.",
+    "greek": "Το δημοτικό συμβούλιο ενέκρινε τον προϋπολογισμό.",
+    "hindi": "नगर परिषद ने सोमवार को बजट को मंजूरी दी।",
+}
+
+
+@pytest.mark.parametrize("script", sorted(SCRIPTS))
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_a_byte_order_mark_is_decoded_in_any_script(script, codec):
+    decoded = decode_bytes(SCRIPTS[script].encode(codec))
+    assert (decoded.text, decoded.encoding) == (SCRIPTS[script], codec)
+
+
+@pytest.mark.parametrize(
+    ("text", "codec"),
+    [
+        ("Le maire a déclaré que le théâtre près de la rivière était prêt. " * 20, "cp1252"),
+        ("Grüße aus München, schön öffentlich und ländlich. " * 10, "latin-1"),
+        (SCRIPTS["cyrillic"], "cp1251"),
+        (SCRIPTS["chinese"], "gb18030"),
+        (SCRIPTS["arabic"], "cp1256"),
+    ],
+)
+def test_legacy_8_bit_text_is_not_taken_for_utf16(text, codec):
+    assert decode_bytes(text.encode(codec)).text == text
+
+
 def test_a_mostly_utf8_file_with_legacy_lines_is_decoded_line_by_line():
     data = (QUOTES + "\n").encode() + "Le café de la gare.\n".encode("cp1252") + QUOTES.encode()
     decoded = decode_bytes(data)

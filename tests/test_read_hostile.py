@@ -285,7 +285,7 @@ def test_the_same_file_under_two_patterns_and_spellings_is_read_once(tmp_path):
 
 
 def test_an_unexpected_reader_failure_is_a_reject_not_a_crash(monkeypatch):
-    def explode(path, data, max_bytes):
+    def explode(path, data, max_bytes, first_line=1):
         yield RawDocument(source_uri=f"{path}#1", kind="text", content="ok", encoding="utf-8")
         raise RuntimeError("boom")
 

@@ -7,10 +7,13 @@ Boilerplate record of kind `encoding_repair`, which Extract adds to the article'
 Decoding, in order (the first that applies wins):
 1. a byte-order mark (UTF-8, UTF-16, UTF-32);
 2. UTF-16 without a mark, when every other byte is NUL;
-3. strict UTF-8;
-4. mostly UTF-8 with some lines that are not: each line on its own (UTF-8, or the legacy
+3. strict UTF-8 that reads as text;
+4. UTF-16 without a mark in any script: one byte of each pair varies far less than the other,
+   and the bytes decode strictly to letters, marks, numbers, punctuation and spaces (Cyrillic
+   or Arabic UTF-16 is valid UTF-8 made of control bytes, so it is tried after UTF-8 as text);
+5. mostly UTF-8 with some lines that are not: each line on its own (UTF-8, or the legacy
    encoding guessed from the lines that are not UTF-8);
-5. a legacy encoding: charset-normalizer's guess among the encodings news pages use, except
+6. a legacy encoding: charset-normalizer's guess among the encodings news pages use, except
    that windows-1252 wins over another Latin code page when it reads the bytes as cleanly
    (latin-1 and windows-1252 files are the commonest legacy input; charset-normalizer often
    calls short French or German text windows-1250).
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import codecs
 import re
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -37,6 +41,7 @@ from newsbeam.schemas import Boilerplate, valid_unicode
 
 ENCODING_REPAIR = "encoding_repair"
 MAX_CONTROL_SHARE = 0.02
+MAX_UTF16_MESS = 0.05
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8-sig"),
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -127,6 +132,54 @@ def _utf16_without_bom(data: bytes) -> str | None:
     return None
 
 
+# What UTF-16 text is made of: letters, marks, numbers, punctuation, symbols and separators;
+# never unassigned code points, private use or lone surrogates, which bytes that are not UTF-16
+# give as soon as they are read two by two.
+_TEXT_CATEGORIES = frozenset("LMNPSZ")
+
+
+def _reads_as_utf16(data: bytes, encoding: str) -> bool:
+    try:
+        text = data[: len(data) - len(data) % 2].decode(encoding)
+    except UnicodeDecodeError:
+        return False
+    sample = text[:10_000]
+    unlike = sum(
+        unicodedata.category(c)[0] not in _TEXT_CATEGORIES and c not in "\n\r\t" for c in sample
+    )
+    # charset-normalizer's measure of mess tells ideographs from 8-bit CJK encodings (Shift
+    # JIS, GB18030) read two by two, which decode to valid but random ideographs and symbols.
+    return unlike <= len(sample) * MAX_CONTROL_SHARE and mess_ratio(sample) <= MAX_UTF16_MESS
+
+
+def _utf16_any_script(data: bytes) -> str | None:
+    """`utf-16-le`/`-be` for UTF-16 text without a mark in any script, else None. Of each pair
+    of bytes, the high one varies little in an alphabet (Cyrillic: 0x04, Arabic: 0x06) and the
+    low one is often 0x80 or more in ideographs (Chinese, Japanese, Korean); bytes of 8-bit text
+    read two by two show neither (both are mostly ASCII letters), and the text must decode
+    strictly to letters, marks, numbers, punctuation, symbols and spaces."""
+    sample = data[:20_000]
+    sample = sample[: len(sample) - len(sample) % 2]
+    if len(sample) < 8:
+        return None
+    orders = {"utf-16-le": (sample[0::2], sample[1::2]), "utf-16-be": (sample[1::2], sample[0::2])}
+    for encoding, (low, high) in sorted(orders.items(), key=lambda item: len(set(item[1][1]))):
+        narrow = 2 * len(set(high)) <= len(set(low))
+        wide = sum(byte >= 0x80 for byte in low) >= 0.2 * len(low)
+        if (narrow or wide) and _reads_as_utf16(data, encoding):
+            return encoding
+    return None
+
+
+def _utf8_text(data: bytes) -> str | None:
+    """`data` as UTF-8 when it is UTF-8 and reads as text (not control bytes), else None."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return text if control_share(text) <= MAX_CONTROL_SHARE else None
+
+
 def detect_legacy_encoding(data: bytes) -> str:
     """The legacy (non-UTF) encoding of `data`; windows-1252 when it reads as cleanly as the
     best guess among the Latin code pages. Raises DecodeError when nothing fits."""
@@ -202,10 +255,13 @@ def decode_bytes(data: bytes) -> Decoded:
             decoded = Decoded(text, encoding)
             break
     else:
-        utf16 = _utf16_without_bom(data)
+        utf8 = None if _utf16_without_bom(data) else _utf8_text(data)
+        utf16 = None if utf8 is not None else _utf16_without_bom(data) or _utf16_any_script(data)
         if utf16 is not None:
             text, replaced = _decode_replacing(data, utf16)
             decoded = Decoded(text, utf16)
+        elif utf8 is not None:
+            decoded, replaced = Decoded(utf8, "utf-8"), 0
         else:
             try:
                 decoded, replaced = Decoded(data.decode("utf-8"), "utf-8"), 0

@@ -47,6 +47,7 @@ from newsbeam.transforms.encoding import (
     repair_text,
 )
 from newsbeam.transforms.errors import error_details
+from newsbeam.transforms.inputs import entry_problem, is_regular_input, unlisted_entries
 from newsbeam.transforms.routing import SplitOff
 from newsbeam.transforms.timing import stage_timer, timed
 from newsbeam.transforms.warc import HashingReader, split_points, warc_documents
@@ -162,9 +163,10 @@ def gunzip(data: bytes, max_bytes: int) -> tuple[bytes, str | None]:
 
 
 def parse_file(
-    path: str, data: bytes, max_bytes: int = DEFAULT_MAX_BYTES
+    path: str, data: bytes, max_bytes: int = DEFAULT_MAX_BYTES, first_line: int = 1
 ) -> Iterator[RawDocument | Reject]:
     """Turn one file's bytes into RawDocuments (one per file, or one per JSONL line) and Rejects.
+    `first_line`: the number of the first line of `data` (a part of a JSONL file, `JsonlPart`).
 
     Never raises; yields at least one record.
     """
@@ -230,7 +232,7 @@ def parse_file(
         )
         return
     if kind == "jsonl":
-        yield from parse_jsonl(uri, decoded, report_empty=damage is None)
+        yield from parse_jsonl(uri, decoded, report_empty=damage is None, first_line=first_line)
         if damage:
             yield Reject(
                 source_uri=f"{uri}#{lost_from}",
@@ -341,12 +343,13 @@ def parse_record(
 
 
 def parse_jsonl(
-    uri: str, decoded: Decoded, report_empty: bool = True
+    uri: str, decoded: Decoded, report_empty: bool = True, first_line: int = 1
 ) -> Iterator[RawDocument | Reject]:
-    """One RawDocument per good line; each bad line is a Reject naming its line number.
-    A file without a single record is one `empty_file` Reject (when `report_empty`)."""
+    """One RawDocument per good line; each bad line is a Reject naming its line number (the
+    first line being `first_line`). A file without a single record is one `empty_file` Reject
+    (when `report_empty`)."""
     records = 0
-    for number, line in enumerate(decoded.text.split("\n"), start=1):
+    for number, line in enumerate(decoded.text.split("\n"), start=first_line):
         if not line.strip():
             continue
         records += 1
@@ -387,10 +390,14 @@ def _spelling_order(metadata: FileMetadata) -> tuple[int, bytes]:
 
 def match_files(patterns: Iterable[str]) -> list[FileMetadata]:
     """The distinct files the patterns match, now (not inside a pipeline), sorted by path; a file
-    matched twice or under two spellings is listed once, under its shortest spelling."""
+    matched twice or under two spellings is listed once, under its shortest spelling. Entries
+    the listing drops (dangling links, loops, unreadable folders) are listed too, to be
+    rejected (`transforms.inputs`)."""
+    patterns = list(patterns)
     spellings: dict[bytes, list[FileMetadata]] = {}
-    for result in FileSystems.match(list(patterns)):
-        for metadata in result.metadata_list:
+    listed = [result.metadata_list for result in FileSystems.match(patterns)]
+    for found in [*listed, *map(unlisted_entries, patterns)]:
+        for metadata in found:
             if not metadata.path.endswith("/"):
                 key, _ = _identity_key(metadata)
                 spellings.setdefault(key, []).append(metadata)
@@ -422,10 +429,12 @@ class MatchInputs(beam.PTransform):
     def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection[FileMetadata]:
         if self._match_now:
             return pbegin | "ListFiles" >> beam.Create(match_files(self._patterns))
+        patterns = pbegin | "ListPatterns" >> beam.Create(self._patterns)
+        listed = patterns | "MatchFiles" >> fileio.MatchAll()
+        unlisted = patterns | "FindUnlistedEntries" >> beam.FlatMap(unlisted_entries)
         return (
-            pbegin
-            | "ListPatterns" >> beam.Create(self._patterns)
-            | "MatchFiles" >> fileio.MatchAll()
+            (listed, unlisted)
+            | "CollectEntries" >> beam.Flatten()
             | "KeyByFile" >> beam.Map(_identity_key)
             | "GroupSpellings" >> beam.GroupByKey()
             | "TakeOneSpelling"
@@ -473,7 +482,7 @@ def split_archives(files: list[FileMetadata], documents: int) -> list[FileMetada
     file that cannot be read or split stays whole (reading it rejects what is wrong)."""
     out: list[FileMetadata] = []
     for metadata in files:
-        if input_kind(metadata.path)[0] != "warc":
+        if input_kind(metadata.path)[0] != "warc" or not is_regular_input(metadata.path):
             out.append(metadata)
             continue
         try:
@@ -493,6 +502,101 @@ def split_archives(files: list[FileMetadata], documents: int) -> list[FileMetada
             ArchivePart(metadata, start, stop, documents, reader.sha256(), stop is None)
             for start, stop in zip(points, bounds, strict=True)
         )
+    return out
+
+
+class JsonlPart(ArchivePart):
+    """One part of a large JSONL file: its lines from byte `start` up to `stop` (None: the end
+    of the file), `documents` records, the first of them line `first_line` of the file; read
+    as an input of its own, so that a chunk holds a bounded number of records and bytes (one
+    file's records would otherwise all be in one chunk). Its size and checksum are the whole
+    file's: the ledger of inputs records the file when its `last` part is read."""
+
+    def __init__(
+        self,
+        metadata: FileMetadata,
+        start: int,
+        stop: int | None,
+        documents: int,
+        first_line: int,
+        sha256: str,
+        last: bool,
+    ) -> None:
+        super().__init__(metadata, start, stop, documents, sha256, last)
+        self.first_line = first_line
+
+    def __repr__(self) -> str:
+        return f"JsonlPart({self.path!r}, start={self.start}, stop={self.stop})"
+
+
+def _splittable_jsonl(metadata: FileMetadata, max_bytes: int) -> bool:
+    """A JSONL file whose lines can be cut at `\\n` bytes as stored: local or remote, not gzip
+    (a stream cannot be entered midway), not UTF-16 or UTF-32 (a `\\n` byte is half a
+    character there), not over `max_bytes` (rejected whole, unread), a regular file."""
+    kind, _ = input_kind(metadata.path)
+    if kind != "jsonl" or isinstance(metadata, ArchivePart):
+        return False
+    if metadata.size_in_bytes > max_bytes or not is_regular_input(metadata.path):
+        return False
+    try:
+        with FileSystems.open(
+            metadata.path, compression_type=CompressionTypes.UNCOMPRESSED
+        ) as handle:
+            head = handle.read(4096)
+    except OSError:
+        return False
+    return not head.startswith((GZIP_MAGIC, b"\xff\xfe", b"\xfe\xff")) and b"\x00" not in head
+
+
+def jsonl_parts(metadata: FileMetadata, records: int, max_part_bytes: int) -> list[FileMetadata]:
+    """`metadata` cut into JsonlParts of at most `records` records (non-blank lines) and about
+    `max_part_bytes` bytes each (a part ends at the first line boundary past it), read once to
+    find the cuts and the checksum; `[metadata]` when one part would do or the file cannot be
+    read (reading it then rejects what is wrong)."""
+    digest = hashlib.sha256()
+    cuts: list[tuple[int, int, int]] = []  # (start byte, first line, records) per part
+    start, first, count, offset = 0, 1, 0, 0
+    try:
+        with FileSystems.open(
+            metadata.path, compression_type=CompressionTypes.UNCOMPRESSED
+        ) as handle:
+            for number, line in enumerate(handle, start=1):
+                if line.strip():
+                    if count and (count >= records or offset - start >= max_part_bytes):
+                        cuts.append((start, first, count))
+                        start, first, count = offset, number, 0
+                    count += 1
+                digest.update(line)
+                offset += len(line)
+    except OSError:
+        return [metadata]
+    cuts.append((start, first, count))
+    if len(cuts) == 1:
+        return [metadata]
+    whole = FileMetadata(metadata.path, offset, metadata.last_updated_in_seconds)
+    stops = [cut[0] for cut in cuts[1:]] + [None]
+    return [
+        JsonlPart(whole, begin, stop, count, line, digest.hexdigest(), stop is None)
+        for (begin, line, count), stop in zip(cuts, stops, strict=True)
+    ]
+
+
+def split_inputs(
+    files: list[FileMetadata],
+    records: int,
+    max_part_bytes: int,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> list[FileMetadata]:
+    """`files` with every large WARC or ARC file cut into ArchiveParts of `records` records
+    (`split_archives`) and every large JSONL file into JsonlParts of at most `records` records
+    and about `max_part_bytes` bytes (`jsonl_parts`), so that a local run's chunks hold a
+    bounded number of records and bytes whatever the files."""
+    out: list[FileMetadata] = []
+    for metadata in split_archives(files, records):
+        if _splittable_jsonl(metadata, max_bytes):
+            out.extend(jsonl_parts(metadata, records, max_part_bytes))
+        else:
+            out.append(metadata)
     return out
 
 
@@ -529,13 +633,22 @@ class ParseFileFn(beam.DoFn):
         path = readable.metadata.path
         uri = display_path(path)
         self._files.inc()
+        problem = entry_problem(path, uri)  # before opening: a FIFO would block the read
+        if problem is not None:
+            yield self._reject(problem)
+            return
         if input_kind(path)[0] == "warc":
             yield from self._read_archive(readable, uri)
             return
+        part = readable.metadata if isinstance(readable.metadata, JsonlPart) else None
         try:
             with readable.open() as handle:
                 # One byte past the limit is enough to know the file is too large.
-                if self._fingerprint:
+                if part is not None:
+                    handle.seek(part.start)
+                    data = handle.read(-1 if part.stop is None else part.stop - part.start)
+                    size, sha256 = part.size_in_bytes, part.sha256
+                elif self._fingerprint:
                     data, size, sha256 = read_head(handle, self._max_bytes + 1)
                 else:
                     data = handle.read(self._max_bytes + 1)
@@ -549,14 +662,15 @@ class ParseFileFn(beam.DoFn):
                 )
             )
             return
-        if self._fingerprint:
+        if self._fingerprint and (part is None or part.last):
             yield Fingerprint(uri, size, sha256)
         self._bytes.update(len(data))
         records: list[RawDocument | Reject] = []
         failure = None
+        first_line = part.first_line if part is not None else 1
         with timed(self._time):
             try:
-                records.extend(parse_file(path, data, self._max_bytes))
+                records.extend(parse_file(path, data, self._max_bytes, first_line))
             except Exception as error:  # parse_file never raises; if it ever does, keep the file
                 failure = error
         for record in records:

@@ -36,7 +36,7 @@ with DAG(
         location=REGION,
         body={
             "launchParameter": {
-                "jobName": "newsbeam-{{ ts_nodash | lower }}",
+                "jobName": "newsbeam-batch",
                 "containerSpecGcsPath": f"gs://{BUCKET}/templates/newsbeam.json",
                 "parameters": {
                     "input": "{{ var.value.newsbeam_input }}",

@@ -1,7 +1,7 @@
 """`make bench`: end-to-end throughput and memory of newsbeam against a plain-Python loop.
 
-    python -m newsbeam.pipeline.bench.bench [--docs 2000] [--memory-docs 1000,10000] [--repeat 2]
-                             [--runs loop:1,loop:2,direct:1,direct:2] [--json out/bench.json]
+    python -m newsbeam.pipeline.bench.bench [--docs 2000] [--memory-docs 1000,10000] [--repeat 5]
+                 [--runs loop:1,loop:2,direct:1,direct:2,dask:1,dask:2] [--json out/bench.json]
 
 1. Builds news-like documents from the development texts: English sentences of different
    articles recombined into paragraphs (so no two documents are near duplicates), each under a
@@ -15,11 +15,17 @@
      files: what this machine gives two processes, the ceiling for 2 workers;
    - `direct`: the pipeline on the DirectRunner, 1 worker (in-process) and 2 workers
      (multi_processing);
-   - `dask` (with `--runs …,dask:1,dask:2`): the pipeline on a local Dask cluster;
+   - `dask`: the pipeline on a local Dask cluster of 1 and of 2 single-threaded worker
+     processes that the bench starts; the time counts from the cluster being up (a Dask user
+     runs on a cluster that is already there), its start-up time is reported beside;
    - `direct` with 1 worker again at each of `--memory-docs`, to see whether memory grows with
      the corpus.
-   Each throughput run is measured `--repeat` times and the fastest counts.
-3. Prints a table (docs/s, words/s, time per stage, peak RSS) and writes the results as JSON.
+   The throughput runs are measured in `--repeat` paired rounds: each round runs `loop 1w`,
+   then the runs in turn with `loop 2w` in the middle, so loops and pipelines alternate and
+   each round's ratios compare runs made a few minutes apart. Every figure shown (docs/s, and
+   each run's ratio to the round's `loop 1w` and `loop 2w`) is the median over the rounds.
+3. Prints a table (docs/s, the two ratios, words/s, time per stage, peak RSS of the main
+   process and of the largest worker process) and writes the results as JSON.
 4. With `--warc-mb N` (default 300; 0: none): builds a crawl-shaped WARC of about N MB from the
    development pages and reports how fast it is read (MB/s) and the reader's peak RSS
    (`newsbeam.pipeline.bench.warc_bench`).
@@ -34,6 +40,7 @@ import json
 import random
 import re
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -117,6 +124,11 @@ def build_corpus(folder: Path, documents: int, benchmark: Path, seed: int = 7) -
         words += len(_WORD.findall(text))
         (folder / f"doc-{number:06d}.txt").write_text(text)
     return {"documents": documents, "input_words": words, "sentence_pool": len(pool)}
+
+
+def own_peak_rss_mb() -> float:
+    """Peak resident memory of the calling process, in MiB (run on each Dask worker)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def peak_rss_mb() -> dict[str, float]:
@@ -269,6 +281,7 @@ def measure_pipeline(
 
         with local_cluster(workers) as address:
             cluster_started = time.perf_counter()
+            cluster_start_seconds = cluster_started - started
             options = PipelineOptions(
                 [
                     *args,
@@ -279,9 +292,11 @@ def measure_pipeline(
             )
             result = build_pipeline(options).run()
             result.wait_until_finish()
-            result.client.close()
             seconds = time.perf_counter() - cluster_started
+            worker_rss = sorted(result.client.run(own_peak_rss_mb).values())
+            result.client.close()
         stage_seconds = {}
+        extra = {"cluster_start_seconds": round(cluster_start_seconds, 2)}
     else:
         mode = (
             ["--direct_running_mode=multi_processing", f"--direct_num_workers={workers}"]
@@ -301,6 +316,9 @@ def measure_pipeline(
         options = PipelineOptions([*args, *mode, f"--chunk-files={chunk_files}"])
         run_in_chunks(options, files, run=run_chunk)
         seconds = time.perf_counter() - started
+        # The multi_processing workers are children: only the largest one's peak is known.
+        worker_rss = [peak_rss_mb()["peak_child_rss_mb"]] if workers > 1 else []
+        extra = {}
     manifest = read_manifest_json(manifest_path(str(output)))
     import pyarrow.dataset as ds
 
@@ -317,6 +335,8 @@ def measure_pipeline(
         "stage_seconds": stage_seconds,
         "words": words,
         "counts": manifest["counts"],
+        "worker_peak_rss_mb": worker_rss,
+        **extra,
     }
 
 
@@ -350,6 +370,7 @@ def measure_parallel_loops(corpus: Path, folder: Path, processes: int) -> dict:
         "words": sum(r["words"] for r in results),
         "process_seconds": [r["seconds"] for r in results],
         "process_peak_rss_mb": [r["peak_rss_mb"] for r in results],
+        "worker_peak_rss_mb": [r["peak_rss_mb"] for r in results],
     }
 
 
@@ -415,37 +436,100 @@ def run_measurement(mode: str, workers: int, corpus: Path) -> dict:
     return measurement_result(completed.stdout)
 
 
-def fastest(measurements: Iterable[dict]) -> dict:
-    """The fastest of repeated measurements of one run, with every repeat's seconds: noise on a
-    shared machine only ever slows a run down, so the fastest is the closest to its cost (as
-    `timeit` reports)."""
-    measured = list(measurements)
-    best = min(measured, key=lambda m: m["seconds"])
-    return {**best, "repeats": [m["seconds"] for m in measured]}
+def round_order(pairs: Sequence[tuple[str, int]]) -> list[tuple[str, int]]:
+    """The order of the runs in one round: `loop 1w`, the 1-worker pipelines, `loop 2w`, the
+    other pipelines; each pipeline run is then next to the loop it is compared with."""
+    loops = [pair for pair in pairs if pair[0] == "loop"]
+    pipelines = [pair for pair in pairs if pair[0] != "loop"]
+    ones = [pair for pair in pipelines if pair[1] == 1]
+    return (
+        [pair for pair in loops if pair[1] == 1]
+        + ones
+        + [pair for pair in loops if pair[1] != 1]
+        + [pair for pair in pipelines if pair[1] != 1]
+    )
+
+
+def per_round(run: dict) -> list[float]:
+    """A run's docs/s in each round (one value for a run measured once)."""
+    return run["rounds"] if "rounds" in run else [run["docs_per_second"]]
+
+
+def paired_ratio(run: dict, reference: dict) -> float:
+    """The median over rounds of `run`'s docs/s over `reference`'s in the same round: the
+    machine's drift from one round to the next cancels out."""
+    return statistics.median(
+        a / b for a, b in zip(per_round(run), per_round(reference), strict=False)
+    )
+
+
+def summarise(measurements: Sequence[dict]) -> dict:
+    """One run's rounds as one row: the round of median seconds, with the median docs/s and
+    words/s, every round's docs/s (`rounds`) and seconds (`repeats`), and the largest peak
+    memory of any round."""
+    measured = sorted(measurements, key=lambda m: m["seconds"])
+    middle = measured[(len(measured) - 1) // 2]
+    workers = [rss for m in measured for rss in m.get("worker_peak_rss_mb", [])]
+    return {
+        **middle,
+        "docs_per_second": round(statistics.median(m["docs_per_second"] for m in measured), 2),
+        "words_per_second": round(statistics.median(m["words_per_second"] for m in measured), 1),
+        "seconds": round(statistics.median(m["seconds"] for m in measured), 2),
+        "rounds": [m["docs_per_second"] for m in measurements],
+        "repeats": [m["seconds"] for m in measurements],
+        "peak_rss_mb": max(m["peak_rss_mb"] for m in measured),
+        "peak_child_rss_mb": max(m["peak_child_rss_mb"] for m in measured),
+        "worker_peak_rss_mb": max(workers) if workers else None,
+    }
+
+
+def find(runs: Iterable[dict], mode: str, workers: int, documents: int) -> dict | None:
+    return next(
+        (
+            r
+            for r in runs
+            if (r["mode"], r["workers"], r["documents"]) == (mode, workers, documents)
+        ),
+        None,
+    )
 
 
 def table(results: dict) -> str:
     lines = [
         f"newsbeam bench: {results['corpus']['documents']} documents, "
-        f"{results['corpus']['input_words']:,} input words, {results['cpus']} CPUs",
+        f"{results['corpus']['input_words']:,} input words, {results['cpus']} CPUs"
+        + (
+            f", load average {results['load_average'][0]:.2f} at the end"
+            if results.get("load_average")
+            else ""
+        ),
         "",
-        f"{'run':<22}{'docs/s':>8}{'words/s':>9}{'vs loop':>9}{'seconds':>9}{'peak RSS MiB':>14}"
-        + "".join(f"{s:>10}" for s in STAGES),
+        f"{'run':<22}{'docs/s':>8}{'vs loop':>9}{'vs loop 2w':>11}{'words/s':>9}{'seconds':>9}"
+        f"{'RSS main':>10}{'RSS worker':>11}" + "".join(f"{s:>10}" for s in STAGES),
     ]
-    loop = next((r for r in results["runs"] if (r["mode"], r["workers"]) == ("loop", 1)), None)
     for run in results["runs"]:
         name = f"{run['mode']} {run['workers']}w ({run['documents']} docs)"
-        rss = max(run["peak_rss_mb"], run["peak_child_rss_mb"])
+        loop, loops = (find(results["runs"], "loop", n, run["documents"]) for n in (1, 2))
+        ratios = "".join(
+            f"{paired_ratio(run, ref):>{width}.2f}×" if ref else f"{'-':>{width + 1}}"
+            for ref, width in [(loop, 8), (loops, 10)]
+        )
+        worker = run.get("worker_peak_rss_mb")
+        if isinstance(worker, list):
+            worker = max(worker, default=None)
         stages = "".join(f"{run['stage_seconds'].get(s, float('nan')):>10.1f}" for s in STAGES)
-        ratio = f"{run['docs_per_second'] / loop['docs_per_second']:.2f}×" if loop else "-"
         lines.append(
-            f"{name:<22}{run['docs_per_second']:>8.1f}{run['words_per_second']:>9.0f}"
-            f"{ratio:>9}{run['seconds']:>9.1f}{rss:>14.0f}{stages}"
+            f"{name:<22}{run['docs_per_second']:>8.1f}{ratios}{run['words_per_second']:>9.0f}"
+            f"{run['seconds']:>9.1f}{run['peak_rss_mb']:>10.0f}"
+            + (f"{worker:>11.0f}" if worker else f"{'-':>11}")
+            + stages
         )
     lines += [
         "",
-        "stage columns: seconds of work summed over workers (Beam metrics for the "
-        "DirectRunner; the Dask runner reports none).",
+        "docs/s, seconds and ratios: medians over the paired rounds (a ratio compares runs of the "
+        "same round); RSS: peak MiB of the main process and of the largest worker process "
+        "(loop 2w: of the two loops), the largest of any round; stage columns: seconds of work "
+        "summed over workers (Beam metrics for the DirectRunner; the Dask runner reports none).",
     ]
     for claim, value in results["claims"].items():
         lines.append(f"{claim}: {value}")
@@ -476,45 +560,44 @@ def cli_seconds(repeat: int = 3) -> dict[str, float]:
 
 
 def claims(runs: list[dict], docs: int, memory_docs: Sequence[int] = ()) -> dict[str, str]:
-    """The issue's comparisons: throughput at `docs` documents, peak memory of the 1-worker
-    DirectRunner from the smallest to the largest of `memory_docs`."""
-
-    def find(mode: str, workers: int, documents: int) -> dict | None:
-        return next(
-            (
-                r
-                for r in runs
-                if (r["mode"], r["workers"], r["documents"]) == (mode, workers, documents)
-            ),
-            None,
-        )
-
-    loop, loops = find("loop", 1, docs), find("loop", 2, docs)
+    """The issue's comparisons at `docs` documents, each the median of paired rounds, with its
+    target; peak memory of the 1-worker DirectRunner from the smallest to the largest of
+    `memory_docs`."""
+    loop, loops = find(runs, "loop", 1, docs), find(runs, "loop", 2, docs)
+    one, two = find(runs, "direct", 1, docs), find(runs, "direct", 2, docs)
+    dask_one, dask_two = find(runs, "dask", 1, docs), find(runs, "dask", 2, docs)
     out = {}
-    one, two = find("direct", 1, docs), find("direct", 2, docs)
-    if one and loop:
-        out["DirectRunner 1 worker vs plain loop"] = (
-            f"{one['docs_per_second'] / loop['docs_per_second']:.3f}× the loop's docs/s"
-        )
-    if one and two:
-        out["DirectRunner 2 workers vs 1"] = (
-            f"{two['docs_per_second'] / one['docs_per_second']:.3f}×"
-        )
-    if loop and loops:
-        out["two plain loops at once vs one (this machine's ceiling for 2 workers)"] = (
-            f"{loops['docs_per_second'] / loop['docs_per_second']:.3f}×"
-        )
+
+    def compare(name: str, run: dict | None, reference: dict | None, target: float | None):
+        if run and reference:
+            ratio = paired_ratio(run, reference)
+            verdict = "" if target is None else f" (target ≥ {target:.2f}: "
+            verdict += "" if target is None else ("met)" if ratio >= target else "NOT met)")
+            out[name] = f"{ratio:.3f}×{verdict}"
+
+    compare("DirectRunner 1 worker vs plain loop", one, loop, 0.95)
+    compare("DirectRunner 2 workers vs loop 2w", two, loops, 0.95)
+    compare("DirectRunner 2 workers vs 1", two, one, None)
+    compare(
+        "two plain loops at once vs one (this machine's ceiling for 2 workers)", loops, loop, None
+    )
+    compare("Dask 1 worker vs DirectRunner 1 worker", dask_one, one, 0.85)
+    compare("Dask 2 workers vs loop 2w", dask_two, loops, 0.90)
+    compare("Dask 2 workers vs 1", dask_two, dask_one, None)
+    for run in (dask_one, dask_two):
+        if run and "cluster_start_seconds" in run:
+            out[f"Dask {run['workers']} worker(s): cluster start, not in the row's time"] = (
+                f"{run['cluster_start_seconds']:.1f} s"
+            )
     for run in runs:
         if "files_per_1000_articles" in run:
             name = f"article files per 1,000 articles ({run['mode']} {run['workers']}w, "
             out[name + f"{run['documents']} docs)"] = f"{run['files_per_1000_articles']:g}"
-    dask_one, dask_two = find("dask", 1, docs), find("dask", 2, docs)
-    if dask_one and dask_two:
-        out["Dask 2 workers vs 1"] = (
-            f"{dask_two['docs_per_second'] / dask_one['docs_per_second']:.2f}×"
-        )
     if len(memory_docs) > 1:
-        small, big = find("direct", 1, min(memory_docs)), find("direct", 1, max(memory_docs))
+        small, big = (
+            find(runs, "direct", 1, min(memory_docs)),
+            find(runs, "direct", 1, max(memory_docs)),
+        )
         if small and big:
             ratio = big["peak_rss_mb"] / small["peak_rss_mb"]
             out[f"peak RSS at {big['documents']} vs {small['documents']} documents"] = (
@@ -551,14 +634,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--runs",
-        default="loop:1,loop:2,direct:1,direct:2",
+        default="loop:1,loop:2,direct:1,direct:2,dask:1,dask:2",
         help="MODE:WORKERS pairs to measure (modes: loop, direct, dask; '': none)",
     )
     parser.add_argument(
         "--repeat",
         type=int,
-        default=2,
-        help="times each throughput run is measured; the fastest counts (default: 2)",
+        default=5,
+        help="paired rounds of the throughput runs; the medians count (default: 5)",
     )
     parser.add_argument(
         "--warc-mb",
@@ -573,21 +656,21 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="newsbeam-corpus-") as folder:
         corpus = Path(folder) / f"docs-{args.docs}"
         description = build_corpus(corpus, args.docs, args.benchmark)
-        pairs = [pair.split(":") for pair in args.runs.split(",") if pair]
-        measured: dict[tuple[str, str], list[dict]] = defaultdict(list)
-        for round_ in range(1, args.repeat + 1):  # interleaved, so drift hits every run alike
-            for mode, workers in pairs:
+        pairs = [(mode, int(n)) for mode, n in (p.split(":") for p in args.runs.split(",") if p)]
+        measured: dict[tuple[str, int], list[dict]] = defaultdict(list)
+        for round_ in range(1, args.repeat + 1):
+            for mode, workers in round_order(pairs):
                 print(
                     f"bench: {mode} with {workers} worker(s) on {args.docs} documents "
-                    f"({round_}/{args.repeat}) …",
+                    f"(round {round_}/{args.repeat}, load average {os.getloadavg()[0]:.2f}) …",
                     file=sys.stderr,
                 )
-                measured[mode, workers].append(run_measurement(mode, int(workers), corpus))
+                measured[mode, workers].append(run_measurement(mode, workers, corpus))
                 print(f"bench: {json.dumps(measured[mode, workers][-1])}", file=sys.stderr)
-        runs = [fastest(measured[mode, workers]) for mode, workers in pairs]
+        runs = [summarise(measured[pair]) for pair in pairs]
         memory_docs = [int(n) for n in args.memory_docs.split(",") if n.strip()]
         for size in memory_docs:
-            if size == args.docs and "direct:1" in args.runs.split(","):
+            if size == args.docs and ("direct", 1) in pairs:
                 continue  # measured above
             sized = Path(folder) / f"docs-{size}"
             build_corpus(sized, size, args.benchmark)
@@ -601,6 +684,7 @@ def main(argv: list[str] | None = None) -> int:
     results = {
         "corpus": description,
         "cpus": os.cpu_count(),
+        "load_average": os.getloadavg(),
         "runs": runs,
         "claims": claims(runs, args.docs, memory_docs),
         "cli_seconds": cli_seconds(),

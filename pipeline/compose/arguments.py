@@ -244,8 +244,9 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=DEFAULT_CHUNK_FILES,
         help="local runs (DirectRunner) process the matched files this many per worker at a "
-        "time, each chunk a pipeline run, so memory stays flat on any input size; 0: all at "
-        f"once (default: {DEFAULT_CHUNK_FILES})",
+        "time, each chunk a pipeline run, so memory stays flat on any input size; a WARC or "
+        f"JSONL file is read in parts of this many records; 0: all at once (default: "
+        f"{DEFAULT_CHUNK_FILES})",
     )
     parser.add_argument(
         "--run-id",

@@ -30,6 +30,7 @@ from newsbeam.schemas.layout import (
     manifest_path,
     read_manifest_json,
 )
+from newsbeam.transforms.inputs import printable
 from newsbeam.transforms.write import PARTITION_BY
 
 UNKNOWN_DATE = "unknown"  # how an undated article's day is shown
@@ -154,7 +155,7 @@ def _dataset(folder: str, table: str) -> ds.Dataset | None:
         if _readable(file):
             files.append(file)
         else:
-            print(f"newsbeam: warning: {file} cannot be read; left out", file=sys.stderr)
+            print(f"newsbeam: warning: {printable(file)} cannot be read; left out", file=sys.stderr)
     return ds.dataset(
         files, format="parquet", partitioning=_PARTITIONS.get(table), partition_base_dir=path
     )
@@ -387,7 +388,7 @@ def read_manifest(folder: str) -> dict[str, Any] | None:
     try:
         return read_manifest_json(path)
     except OutputError as error:
-        print(f"newsbeam: warning: {error}", file=sys.stderr)
+        print(f"newsbeam: warning: {printable(str(error), lines=True)}", file=sys.stderr)
         return None
 
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from newsbeam.pipeline.inspect.stats import OutputStats
+from newsbeam.transforms.inputs import printable
 
 MAX_CELL = 60
 TABLE_LABELS = ("articles", "entities", "rejects", "duplicates")
@@ -21,7 +22,8 @@ TABLE_LABELS = ("articles", "entities", "rejects", "duplicates")
 
 def cell(value: Any, width: int = MAX_CELL) -> str:
     """A table cell: thousands separators for integers, two decimals for floats, `-` for none,
-    text on one line and cut to `width` characters."""
+    text on one line, control characters escaped (`transforms.inputs.printable`), cut to
+    `width` characters."""
     if value is None:
         return "-"
     if isinstance(value, bool):
@@ -30,7 +32,7 @@ def cell(value: Any, width: int = MAX_CELL) -> str:
         return f"{value:,}"
     if isinstance(value, float):
         return f"{value:,.2f}"
-    text = " ".join(str(value).split())
+    text = printable(" ".join(str(value).split()))
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
@@ -116,12 +118,12 @@ def run_summary(
     if counts.get("skipped"):
         lines.append(f"  skipped:   {counts['skipped']} input files already read (in _inputs/)")
     for name in manifest.get("quarantined", []):
-        lines.append(f"  unreadable output file moved to _quarantine/: {name}")
+        lines.append(f"  unreadable output file moved to _quarantine/: {printable(name)}")
     lines.append(f"  manifest    {_join(output, '_manifest.json')}")
     if not output.startswith(("gs://", "s3://")):
         lines.append(
-            f"  look at it: {command} inspect {shlex.quote(output)}  ·  "
-            f"{command} report {shlex.quote(output)} -o "
+            f"  look at it: {command} inspect {printable(shlex.quote(output))}  ·  "
+            f"{command} report {printable(shlex.quote(output))} -o "
             f"{shlex.quote(_join(output, 'report.html'))}"
         )
     return "\n".join(lines)
@@ -155,7 +157,7 @@ def _shortest(path: str) -> str:
 
 
 def _join(folder: str, name: str) -> str:
-    return f"{folder.rstrip('/')}/{name}"
+    return printable(f"{folder.rstrip('/')}/{name}")
 
 
 def _section(title: str, body: str) -> str:
@@ -256,7 +258,7 @@ def inspect_text(stats: OutputStats, top: int) -> str:
 
 
 def _header(stats: OutputStats) -> str:
-    lines = [f"newsbeam output {stats.folder}"]
+    lines = [f"newsbeam output {printable(stats.folder)}"]
     manifest = stats.manifest
     if manifest is None:
         lines.append("  no _manifest.json: the last run did not finish, or this folder is old")

@@ -486,6 +486,13 @@ def _stats(folder: str, top: int) -> OutputStats:
         raise UsageError(str(error)) from error
 
 
+def _print_error(error: Exception) -> None:
+    """The error on stderr, any file name in it with its control characters escaped."""
+    from newsbeam.transforms.inputs import printable
+
+    print(f"newsbeam: error: {printable(str(error), lines=True)}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -511,10 +518,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return command(argv)
     except UsageError as error:
-        print(f"newsbeam: error: {error}", file=sys.stderr)
+        _print_error(error)
         return EXIT_USAGE
     except LockedError as error:
-        print(f"newsbeam: error: {error}", file=sys.stderr)
+        _print_error(error)
         return EXIT_LOCKED
     except KeyboardInterrupt:
         print("newsbeam: interrupted", file=sys.stderr)

@@ -1,9 +1,11 @@
 """Running the pipeline locally: in chunks of input files, so that memory stays flat.
 
 The DirectRunner keeps every grouped PCollection in memory, so one pipeline over a very large
-input holds the corpus. A local run therefore processes its matched files in chunks of
-`--chunk-files` per worker process (a WARC file of more records is cut into parts of
-`--chunk-files` records, each counted as that many files: `transforms.read.split_archives`):
+input holds the corpus. A local run therefore processes its matched files in chunks of at most
+`--chunk-files` records and `CHUNK_BYTES` bytes per worker process, a file counting as one record
+(a WARC or JSONL file of more records or bytes is cut into parts, each counted as its records:
+`transforms.read.split_inputs`; memory follows records: one 10,000-record JSONL file took
+902 MB whole, 539 MB in parts of 1,000):
 each chunk is one pipeline run, which reads from the output only what may match its articles
 and deduplicates against what the chunks before it wrote (as any run does against its output),
 and the chunks' ledgers are merged into one `_manifest.json`.
@@ -30,7 +32,11 @@ from newsbeam.pipeline.compose.build import build_pipeline, new_run_id
 from newsbeam.pipeline.compose.options import NewsbeamOptions
 from newsbeam.schemas import Manifest
 from newsbeam.schemas.layout import manifest_path, merge_manifests, read_manifest, write_json
-from newsbeam.transforms.read import split_archives
+from newsbeam.transforms.read import split_inputs
+
+# Bytes of input per worker in one chunk: a chunk of a few large files (or one JSONL file's
+# records) is cut there as well as at --chunk-files records.
+CHUNK_BYTES = 64_000_000
 
 
 def run_local(pipeline: beam.Pipeline) -> PipelineResult:
@@ -91,19 +97,30 @@ def release_memory() -> bool:
     return True
 
 
-def chunk_inputs(files: list[FileMetadata], size: int) -> list[list[FileMetadata]]:
-    """Consecutive chunks of `files` of at most `size` records each, counting a file as one and
-    a part of a split archive as its documents (a part larger than `size` is a chunk alone)."""
+def _input_bytes(metadata: FileMetadata) -> int:
+    start, stop = getattr(metadata, "start", 0), getattr(metadata, "stop", None)
+    return (metadata.size_in_bytes if stop is None else stop) - start
+
+
+def chunk_inputs(
+    files: list[FileMetadata], size: int, max_bytes: int | None = None
+) -> list[list[FileMetadata]]:
+    """Consecutive chunks of `files` of at most `size` records and `max_bytes` bytes each (None:
+    any), counting a file as one record and a part of a split file as its documents and its
+    byte range (a file or part over either bound is a chunk alone)."""
     chunks: list[list[FileMetadata]] = []
     current: list[FileMetadata] = []
-    weight = 0
+    weight = volume = 0
     for metadata in files:
         records = getattr(metadata, "documents", 1)
-        if current and weight + records > size:
+        nbytes = _input_bytes(metadata)
+        over = max_bytes is not None and volume + nbytes > max_bytes
+        if current and (weight + records > size or over):
             chunks.append(current)
-            current, weight = [], 0
+            current, weight, volume = [], 0, 0
         current.append(metadata)
         weight += records
+        volume += nbytes
     if current:
         chunks.append(current)
     return chunks or [[]]
@@ -115,16 +132,18 @@ def run_in_chunks(
     on_chunk: Callable[[int, int, Manifest], None] | None = None,
     run: Callable[[PipelineOptions, list[FileMetadata]], PipelineResult] = run_pipeline,
 ) -> Manifest:
-    """Run the pipeline over `files`, `--chunk-files` per worker at a time (0: all at once);
+    """Run the pipeline over `files`, `--chunk-files` records and `CHUNK_BYTES` bytes per worker
+    at a time (0: all at once);
     returns the merged ledger, which is also written to the output's `_manifest.json`. `run`
     builds and runs one chunk (the benchmark passes one that also collects metrics). Each chunk
     runs with `options`, its own run id set on them."""
     newsbeam = options.view_as(NewsbeamOptions)
     output, chunk_files = newsbeam.output, newsbeam.chunk_files
+    workers = local_workers(options)
     if chunk_files > 0:
-        files = split_archives(files, chunk_files)
-    size = chunk_size(chunk_files, local_workers(options), len(files))
-    chunks = chunk_inputs(files, size)
+        files = split_inputs(files, chunk_files, CHUNK_BYTES, newsbeam.max_bytes)
+    size = chunk_size(chunk_files, workers, len(files))
+    chunks = chunk_inputs(files, size, CHUNK_BYTES * workers if chunk_files > 0 else None)
     run_id = newsbeam.run_id or new_run_id()
     parts = []
     for number, chunk in enumerate(chunks, start=1):
