@@ -247,14 +247,17 @@ class Duplicate(_Record):
 
     `reason`: "exact" (same clean body as `duplicate_of`, written by this run), "near" (MinHash
     near-duplicate of `duplicate_of`, written by this run), "already_in_output" (`duplicate_of`
-    was written by an earlier run; `similarity` < 1 when it is a near copy).
+    was written by an earlier run; `similarity` < 1 when it is a near copy), "superseded" (an
+    article an earlier run wrote, replaced by `duplicate_of`, a newer version of the same path or
+    URL that this run wrote; not counted in the ledger's `duplicates`, as its run counted it
+    written).
     """
 
     source_uri: str
     article_id: ArticleId
     duplicate_of: ArticleId
     similarity: float = Field(ge=0.0, le=1.0, description="estimated Jaccard; 1.0 when exact")
-    reason: Literal["exact", "near", "already_in_output"]
+    reason: Literal["exact", "near", "already_in_output", "superseded"]
     detected_at: UtcDatetime = Field(default_factory=utc_now)
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import itertools
 import random
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import apache_beam as beam
@@ -21,13 +22,14 @@ from newsbeam.transforms.dedup import (
     DEFAULT_NEAR_DUPLICATE_THRESHOLD,
     NUM_PERM,
     SKETCH,
-    Deduplicate,
     OutputLookup,
+    Placement,
     Sketch,
     article_signature,
     band_keys,
     body_signature,
     choose_original,
+    choose_strategy,
     estimated_jaccard,
     existing_sketch,
     index_entry,
@@ -37,8 +39,9 @@ from newsbeam.transforms.dedup import (
     lsh_buckets,
     may_match,
     near_duplicate,
-    resolve_clusters,
+    place_stories,
     resolve_story,
+    revision_keys,
     verified_pairs,
     word_shingles,
 )
@@ -192,7 +195,7 @@ def test_a_threshold_outside_zero_and_one_is_refused(threshold):
     with pytest.raises(ValueError, match="between 0 and 1"):
         lsh_bands(threshold)
     with pytest.raises(ValueError, match="between 0 and 1"):
-        Deduplicate(None, threshold)
+        choose_strategy(None, threshold)
 
 
 # ---- near copies
@@ -252,8 +255,8 @@ def test_lsh_buckets_keep_buckets_with_two_stories_one_of_them_new():
     assert [[s.article_id[0] for s in bucket] for bucket in buckets] == [["a", "b"]]
 
 
-def test_clusters_are_resolved_transitively_to_the_first_in_keep_order():
-    # a ~ b ~ c, but a and c are too far apart to be a pair: still one cluster, kept a.
+def test_a_copy_is_placed_only_on_a_kept_story_it_resembles_never_through_a_chain():
+    # a ~ b ~ c, but a and c are too far apart to be a pair: c is a story of its own.
     a = sketch("a", BASE, day=1)
     b = sketch("b", signature_sharing(BASE, 80, 1), day=2)  # 80 of 128 slots equal to a
     c = sketch("c", tuple(10**7 + i for i in range(40)) + b.signature[40:])  # 88 equal to b
@@ -264,17 +267,16 @@ def test_clusters_are_resolved_transitively_to_the_first_in_keep_order():
         ("b", "c"),
         ("d", "e"),
     ]
-    assignments = resolve_clusters(edges)
-    assert [(member[0], kept.article_id[0], sim) for member, kept, sim in assignments] == [
+    placements = place_stories(edges, 0.5)
+    assert [(story[0], p.kept.article_id[0], p.similarity) for story, p in placements] == [
         ("b", "a", 80 / 128),
-        ("c", "a", 40 / 128),  # below the threshold: c joined through b
         ("e", "d", 1.0),
     ]
 
 
 @settings(max_examples=30, deadline=None)
 @given(st.permutations(range(6)), st.booleans())
-def test_clusters_do_not_depend_on_the_order_of_the_pairs(order, reverse):
+def test_placements_do_not_depend_on_the_order_of_the_pairs(order, reverse):
     s = [
         sketch(name, BASE, day=day) for name, day in zip("abcdef", (4, 2, 6, 1, 3, 5), strict=True)
     ]
@@ -284,24 +286,25 @@ def test_clusters_do_not_depend_on_the_order_of_the_pairs(order, reverse):
     shuffled = [edges[i] for i in order]
     if reverse:
         shuffled = [(y, x, sim) for x, y, sim in shuffled]
-    result = resolve_clusters(shuffled)
-    assert result == resolve_clusters(edges)
-    assert {m: k.article_id for m, k, _ in result} == {
+    result = place_stories(shuffled, 0.5)
+    assert result == place_stories(edges, 0.5)
+    # Keep order: old f, d, b, e, a, c. d and b are kept; e resembles both d and the story in
+    # the output and goes to the one first in keep order; c resembles a (a copy) and b (kept).
+    assert {m: p.kept.article_id for m, p in result} == {
         "a" * 16: "b" * 16,
         "c" * 16: "b" * 16,
-        "d" * 16: "f" * 16,
         "e" * 16: "f" * 16,
     }
 
 
 def test_a_story_that_lost_its_cluster_points_all_its_copies_at_the_kept_one():
     copies = [article("in/a.txt"), article("in/b.txt")]
-    kept, duplicates = resolve_story(copies, (sketch("f", BASE), 0.75))
+    kept, duplicates = resolve_story(copies, Placement(sketch("f", BASE), 0.75))
     assert kept is None
     assert {(d.duplicate_of, d.similarity, d.reason) for d in duplicates} == {
         ("f" * 16, 0.75, "near")
     }
-    _, duplicates = resolve_story(copies, (sketch("f", BASE, existing=True), 0.75))
+    _, duplicates = resolve_story(copies, Placement(sketch("f", BASE, existing=True), 0.75))
     assert {d.reason for d in duplicates} == {"already_in_output"}
 
 
@@ -361,7 +364,7 @@ def test_deduplicate_composite_exact_near_and_already_in_output(tmp_path, lookup
         kept, duplicates = (
             p
             | beam.Create(new)
-            | Deduplicate(str(tmp_path), THRESHOLD, lookup=lookup, run_id="now")
+            | choose_strategy(str(tmp_path), THRESHOLD, lookup=lookup, run_id="now")
         )
         assert_that(
             kept | beam.Map(lambda a: a.source_uri),
@@ -441,7 +444,7 @@ def test_a_whole_table_is_looked_up_as_each_row_would_be():
 def test_deduplicate_without_an_earlier_output_keeps_one_per_story():
     copies = [article("in/a.txt"), article("in/b.txt"), article("in/c.txt", seed_text(2))]
     with TestPipeline() as p:
-        kept, duplicates = p | beam.Create(copies) | Deduplicate(None)
+        kept, duplicates = p | beam.Create(copies) | choose_strategy(None)
         assert_that(
             kept | beam.Map(lambda a: a.article_id),
             equal_to([min(copies[0].article_id, copies[1].article_id), copies[2].article_id]),
@@ -456,3 +459,89 @@ def test_an_article_is_signed_once_per_content_hash():
     copy = article("in/b.txt", wrap(body, BANNER_A))  # the same clean body
     assert first.content_sha256 == copy.content_sha256
     assert article_signature(first) == article_signature(copy) == body_signature(body)
+
+
+# ---- rolling updates and revisions, on every strategy
+
+
+def rolling_updates(count: int = 12, size: int = 8) -> list[Article]:
+    """`count` updates of one story an hour apart, each dropping its first sentence and adding
+    one (sentences of seed 000)."""
+    body = seed_text(0).split("\n\n", 1)[1]
+    lines = [s for s in re.split(r"(?<=[.!?])\s+", body) if len(s.split()) >= 8]
+    start = datetime(2024, 5, 1, tzinfo=UTC)
+    return [
+        article(f"feed.jsonl#{i + 1}", " ".join(lines[i : i + size]), start + timedelta(hours=i))
+        for i in range(count)
+    ]
+
+
+def placed_on_kept_stories(kept_ids: list[str], copies: list[tuple[str, str, float]]) -> bool:
+    """Every copy points at a story written, at the threshold or above."""
+    return all(of in kept_ids and similarity >= THRESHOLD for _, of, similarity in copies)
+
+
+@pytest.mark.parametrize("lookup", [False, True], ids=["shuffle", "lookup"])
+def test_rolling_updates_copy_only_kept_stories_they_resemble_on_every_strategy(lookup):
+    updates = rolling_updates()
+    with TestPipeline() as p:
+        kept, duplicates = p | beam.Create(updates) | choose_strategy(None, lookup=lookup)
+        ids = kept | beam.Map(lambda a: a.article_id) | "KeptIds" >> beam.combiners.ToList()
+        copies = (
+            duplicates
+            | beam.Map(lambda d: (d.article_id, d.duplicate_of, d.similarity))
+            | "Copies" >> beam.combiners.ToList()
+        )
+        checked = ids | beam.Map(
+            lambda kept_ids, found: (
+                len(kept_ids),
+                len(found),
+                placed_on_kept_stories(kept_ids, found),
+            ),
+            found=beam.pvalue.AsSingleton(copies),
+        )
+        # The first is kept, and so is each update that has drifted below the threshold from all.
+        assert_that(
+            checked | beam.MapTuple(lambda n, m, ok: (n >= 2, n + m, ok)),
+            equal_to([(True, len(updates), True)]),
+        )
+
+
+@pytest.mark.parametrize("lookup", [False, True], ids=["shuffle", "lookup"])
+def test_a_changed_file_supersedes_its_earlier_version_on_every_strategy(tmp_path, lookup):
+    whole = seed_text(0)
+    paragraphs = whole.split("\n\n")
+    half = article("in/story.txt", "\n\n".join(paragraphs[: len(paragraphs) // 2]))
+    other = article("in/other.txt", seed_text(3))
+    write_existing(tmp_path, [half, other], [half, other])
+    newer = article("in/story.txt", whole)
+    copy_of_half = article("in/copy.txt", wrap(edit(seed_text(0), EDITS_000), BANNER_A))
+    with TestPipeline() as p:
+        kept, duplicates = (
+            p | beam.Create([newer, copy_of_half]) | choose_strategy(str(tmp_path), lookup=lookup)
+        )
+        assert_that(kept | beam.Map(lambda a: a.article_id), equal_to([newer.article_id]))
+        assert_that(
+            duplicates | beam.Map(lambda d: (d.article_id, d.duplicate_of, d.reason)),
+            equal_to(
+                [
+                    (half.article_id, newer.article_id, "superseded"),
+                    # The half is superseded: a later copy of the story goes to the newer one.
+                    (copy_of_half.article_id, newer.article_id, "near"),
+                ]
+            ),
+            label="duplicates",
+        )
+
+
+def test_a_revision_is_found_by_path_or_url_never_by_a_record_number():
+    assert revision_keys("in/a.txt", None) == {"uri:in/a.txt"}
+    assert revision_keys("in/feed.jsonl#3", "https://x.test/a") == {"url:https://x.test/a"}
+    assert revision_keys("in/feed.jsonl#3", None) == frozenset()
+    old = Sketch("a" * 16, None, BASE, True, "in/a.txt", revision_keys("in/a.txt", None))
+    new = Sketch("b" * 16, None, (), False, "in/a.txt", revision_keys("in/a.txt", None))
+    # A revision pair is kept at any similarity; the revised story is no longer kept.
+    edges = verified_pairs([old, new], 0.5)
+    assert edges == [(old, new, 0.0)]
+    ((story, placement),) = place_stories(edges, 0.5)
+    assert (story, placement.kept, placement.supersedes) == (new.article_id, None, ((old, 0.0),))

@@ -8,7 +8,9 @@ import random
 from newsbeam.pipeline.bench.dedup_eval import (
     EDIT_RATES,
     NEAR_RATE_LIMIT,
+    WIRE_KEEPS,
     build_pairs,
+    chosen_threshold,
     clean_body,
     edit_words,
     measure,
@@ -32,11 +34,22 @@ def test_edit_words_edits_the_requested_share_and_keeps_paragraphs():
 def test_the_default_threshold_separates_the_seed_pairs():
     texts = {f"seed/{s.name}": (clean_body(s.name, s.read_text()), "seeds") for s in SEEDS}
     pairs = build_pairs(texts)
-    assert sum(p.kind == "positive" for p in pairs) == len(SEEDS) * len(EDIT_RATES)
+    assert sum(p.kind == "positive" for p in pairs) == len(SEEDS) * (
+        len(EDIT_RATES) + len(WIRE_KEEPS)
+    )
     assert sum(p.same_topic for p in pairs) == 10
-    assert sum(p.quoting for p in pairs) == len(SEEDS)
+    assert sum(p.quoting for p in pairs) == sum(p.sharing for p in pairs) == len(SEEDS)
     row = measure(pairs, DEFAULT_NEAR_DUPLICATE_THRESHOLD)
-    assert (row.fp, row.same_topic_fp, row.quoting_fp) == (0, 0, 0)
-    assert row.recall >= 0.9
+    assert (row.fp, row.same_topic_fp, row.quoting_fp, row.sharing_fp) == (0, 0, 0, 0)
+    assert row.recall >= 0.8  # the 10 % edits and the wire copies cut to half miss some
     assert all(row.recall_by_rate[f"{r:.0%}"] == 1.0 for r in EDIT_RATES if r < NEAR_RATE_LIMIT)
-    assert "| 0.30 |" in table([row])
+    assert f"| {DEFAULT_NEAR_DUPLICATE_THRESHOLD:.2f} |" in table([row])
+
+
+def test_the_threshold_is_chosen_as_the_lowest_with_perfect_precision():
+    texts = {f"seed/{s.name}": (clean_body(s.name, s.read_text()), "seeds") for s in SEEDS}
+    pairs = build_pairs(texts)
+    rows = [measure(pairs, threshold) for threshold in (0.2, 0.4, 0.6)]
+    perfect = [row.threshold for row in rows if row.precision == 1.0]
+    assert chosen_threshold(rows) == min(perfect)
+    assert chosen_threshold([]) is None

@@ -224,8 +224,8 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         "--dedup_against",
         dest="dedup_against",
         default=None,
-        help="earlier newsbeam output whose stories are not written again "
-        "(default: the --output folder itself)",
+        help="another newsbeam output whose stories are not written again, in addition to "
+        "the --output folder's own (default: only the --output folder)",
     )
     parser.add_argument(
         "--partition-by",

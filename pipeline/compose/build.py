@@ -36,7 +36,7 @@ from newsbeam.schemas import (
     to_row,
 )
 from newsbeam.schemas.layout import table_patterns
-from newsbeam.transforms.dedup import Deduplicate, index_entry
+from newsbeam.transforms.dedup import choose_strategy, index_entry
 from newsbeam.transforms.enrich import EnrichEntities, entity_rows, language_key, model_map
 from newsbeam.transforms.extract import ExtractArticles
 from newsbeam.transforms.ledger import SkipRecordedInputs, WriteWindowLedger
@@ -78,7 +78,9 @@ class StreamOutputs:
 @dataclass(frozen=True)
 class Outcomes:
     """What a run produces: files written ((table, path, rows) each), Rejects of every stage,
-    Duplicates, and the language of each article written without entities (no model for it)."""
+    the Duplicates of the records it read (the ledger's; "superseded" rows describe articles
+    earlier runs wrote and counted), and the language of each article written without entities
+    (no model for it)."""
 
     files: beam.PCollection
     rejects: beam.PCollection
@@ -104,8 +106,9 @@ def process_documents(
         per_window=per_window
     )
     articles, invalid = drafts | "ValidateArticles" >> ValidateArticles(nb.min_words)
-    originals, duplicates = articles | "Deduplicate" >> Deduplicate(
-        nb.dedup_against or output,
+    # The output's own history always; --dedup-against adds another folder's, never replaces it.
+    originals, duplicates = articles | "Deduplicate" >> choose_strategy(
+        [output, *([nb.dedup_against] if nb.dedup_against else [])],
         nb.near_duplicate_threshold,
         per_window=per_window,
         lookup=lookup,
@@ -198,8 +201,11 @@ def process_documents(
     without_model = originals | "LanguagesWithoutModel" >> beam.FlatMap(
         lambda a: [] if language_key(a) in models else [language_key(a)]
     )
+    read_duplicates = duplicates | "LedgerDuplicates" >> beam.Filter(
+        lambda d: d.reason != "superseded"
+    )
     return Outcomes(
-        files=files, rejects=rejects, duplicates=duplicates, without_model=without_model
+        files=files, rejects=rejects, duplicates=read_duplicates, without_model=without_model
     )
 
 
