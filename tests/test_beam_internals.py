@@ -1,4 +1,4 @@
-"""The private Beam names newsbeam leans on (pipeline/beam_internals.py): each test fails when a
+"""The private Beam names newsbeam leans on (pipeline/beam_internals/): each test fails when a
 Beam upgrade removes or changes one, before a run does."""
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from apache_beam.runners.dask.overrides import _Flatten
 from apache_beam.transforms.sideinputs import SideInputMap
 
 from newsbeam.pipeline import beam_internals
+from newsbeam.pipeline.beam_internals import dask_runner
 from newsbeam.pipeline.compose.flags import beam_parser, known_flags
 from newsbeam.pipeline.compose.options import NewsbeamOptions
 from newsbeam.pipeline.run.cluster import local_cluster
@@ -37,8 +38,8 @@ def test_beams_argument_parser_still_takes_value_provider_arguments():
 def test_the_dask_pardo_translation_is_replaced_by_the_per_partition_one():
     # By name: a test that imports newsbeam afresh installs a ParDo class of its own.
     installed = transform_evaluator.TRANSLATIONS[beam.ParDo]
-    assert (installed.__module__, installed.__qualname__) == (beam_internals.__name__, "ParDo")
-    assert issubclass(beam_internals.ParDo, transform_evaluator.ParDo)
+    assert (installed.__module__, installed.__qualname__) == (dask_runner.__name__, "ParDo")
+    assert issubclass(dask_runner.ParDo, transform_evaluator.ParDo)
     assert list(inspect.signature(transform_evaluator.ParDo.apply).parameters) == [
         "self",
         "input_bag",
@@ -65,7 +66,7 @@ def test_run_bundle_gives_each_partition_its_own_outputs():
 
     def bundle(items: list[int]) -> list[int]:
         windowed = [transform_evaluator.get_windowed_value(item, None) for item in items]
-        return beam_internals.run_bundle(windowed, Double(), None, "Double", [], [], {})
+        return dask_runner.run_bundle(windowed, Double(), None, "Double", [], [], {})
 
     first, second = bundle([1, 2]), bundle([3])
     assert (first, second) == ([2, 4], [6])
@@ -102,7 +103,7 @@ def dask_run(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("dask-internals")
     with local_cluster(2) as address:
         options = PipelineOptions([f"--dask_client_address={address}", "--dask_npartitions=4"])
-        pipeline = beam.Pipeline(runner=beam_internals.DaskRunner(), options=options)
+        pipeline = beam.Pipeline(runner=dask_runner.DaskRunner(), options=options)
         numbers = pipeline | "Numbers" >> beam.Create(range(20))
         _ = numbers | "Other" >> beam.Map(lambda n: record(folder / "other", n))
         side = (
@@ -143,7 +144,7 @@ def test_dask_flatten_keeps_the_widest_partitioning():
     import dask.bag as db
 
     wide, narrow = db.from_sequence(range(8), npartitions=4), db.from_sequence("ab", npartitions=2)
-    flat = beam_internals.Flatten(t.cast(t.Any, None)).apply([wide, narrow])
+    flat = dask_runner.Flatten(t.cast(t.Any, None)).apply([wide, narrow])
     assert flat.npartitions == 4  # dask.bag.concat: 6, and more at every Flatten downstream
     assert sorted(map(str, flat.compute())) == sorted(map(str, [*range(8), "a", "b"]))
 
@@ -151,7 +152,7 @@ def test_dask_flatten_keeps_the_widest_partitioning():
 def test_the_dask_code_the_adapter_replaces_is_still_beams_2_77():
     """Each fix replaces a piece of Beam's Dask runner; when Beam changes that piece, check
     whether the fix is still needed (and still right) before changing what this test expects."""
-    from apache_beam.runners.dask import dask_runner
+    from apache_beam.runners.dask import dask_runner as beams
 
     def source(function) -> str:
         return " ".join(inspect.getsource(function).split())
@@ -161,11 +162,11 @@ def test_the_dask_code_the_adapter_replaces_is_still_beams_2_77():
         transform_evaluator.DaskBagWindowedIterator.__iter__
     )
     assert "DaskBagWindowedIterator(si_asbag, si._window_mapping_fn)" in source(
-        dask_runner.DaskRunner.to_dask_bag_visitor
+        beams.DaskRunner.to_dask_bag_visitor
     )
     # Only the last bag built is computed.
     assert "dask.optimize(list(dask_visitor.bags.values())[-1])" in source(
-        dask_runner.DaskRunner.run_pipeline
+        beams.DaskRunner.run_pipeline
     )
     # Flatten adds the inputs' partition counts up.
     assert "return db.concat(input_bag)" in source(transform_evaluator.Flatten.apply)
@@ -177,9 +178,9 @@ def test_the_dask_code_the_adapter_replaces_is_still_beams_2_77():
         "view_options",
         "iterable",
     ]
-    assert [f.name for f in dataclasses.fields(dask_runner.DaskRunnerResult)] == [
+    assert [f.name for f in dataclasses.fields(beams.DaskRunnerResult)] == [
         "client",
         "futures",
     ]
     installed = transform_evaluator.TRANSLATIONS[_Flatten]
-    assert (installed.__module__, installed.__qualname__) == (beam_internals.__name__, "Flatten")
+    assert (installed.__module__, installed.__qualname__) == (dask_runner.__name__, "Flatten")

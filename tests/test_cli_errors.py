@@ -130,7 +130,7 @@ def test_every_valid_beam_and_newsbeam_option_passes():
         "direct",
         "DataflowRunner",
         "DaskRunner",
-        "newsbeam.pipeline.beam_internals.DaskRunner",
+        "newsbeam.pipeline.beam_internals.dask_runner.DaskRunner",
         "PrismRunner",
     ],
 )

@@ -99,3 +99,20 @@ def test_pip_install_puts_only_newsbeam_into_a_fresh_environment(tmp_path):
     assert added == {"newsbeam", wheel.name.split("-py3")[0] + ".dist-info"}
     record = site / (wheel.name.split("-py3")[0] + ".dist-info") / "top_level.txt"
     assert not record.exists() or record.read_text().split() == ["newsbeam"]
+
+
+@pytest.mark.slow
+def test_a_run_needs_no_dask_installed(tmp_path):
+    """`make run` installs the runtime without the `dask` extra: a local run, its usage errors
+    and --help must not import Dask (here made unimportable, as in that environment)."""
+    blocked = "import sys; sys.modules['dask'] = None; sys.modules['distributed'] = None\n"
+    seed = ROOT / "seeds" / "001_3041f91bc12e5504.txt"
+    run = (
+        "from newsbeam.pipeline.run.cli import main\n"
+        f"sys.exit(main(['run', '--input', {str(seed)!r}, '--output', {str(tmp_path / 'out')!r}]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", blocked + run], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "1 read · 1 written" in result.stdout + result.stderr

@@ -55,7 +55,8 @@ def test_local_pipelines_never_try_the_prism_runner(tmp_path, caplog):
     with caplog.at_level(logging.INFO, logger=logger), new_pipeline(options) as p:
         _ = p | beam.Create([1, 2]) | beam.Map(lambda x: x + 1)
     assert "Prism" not in caplog.text
-    dask = new_pipeline(PipelineOptions(["--runner=newsbeam.pipeline.beam_internals.DaskRunner"]))
+    runner = "newsbeam.pipeline.beam_internals.dask_runner.DaskRunner"
+    dask = new_pipeline(PipelineOptions([f"--runner={runner}"]))
     assert type(dask.runner).__name__ == "DaskRunner"
 
 

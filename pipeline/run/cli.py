@@ -44,7 +44,7 @@ EXIT_UNBALANCED = 3
 EXIT_LOCKED = 75  # EX_TEMPFAIL: another run writes into the output; a scheduler may try later
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141
-DASK_RUNNER = "newsbeam.pipeline.beam_internals.DaskRunner"
+DASK_RUNNER = "newsbeam.pipeline.beam_internals.dask_runner.DaskRunner"
 DASK_PARTITIONS_PER_WORKER = 4
 LOCAL_RUNNERS = frozenset(
     {"DirectRunner", "SwitchingDirectRunner", "BundleBasedDirectRunner", "FnApiRunner"}

@@ -1,32 +1,31 @@
-"""Every use of a private Beam name, in one place, each checked by tests/test_beam_internals.py
-so that a Beam upgrade that changes one fails there first.
+"""Beam 2.77's DaskRunner (`runners/dask/`) with its translation fixed where it loses elements or
+repeats work; imported only when that runner runs, since Dask is an extra (`newsbeam[dask]`).
+Each fix is checked by tests/test_beam_internals.py, so a Beam upgrade that changes the code it
+replaces fails there first.
 
-- `BeamArgumentParser`: the argparse parser Beam's own options are defined on (it adds
-  `add_value_provider_argument`), which `compose.flags` needs to list every flag Beam accepts.
-- `DaskRunner`: Beam 2.77's DaskRunner (`runners/dask/`) with its translation fixed where it
-  loses elements or repeats work:
-  - every Dask partition of a ParDo gets its own output list. Beam builds one output receiver
-    when the graph is built and passes that same object to every partition's task, and
-    `apply_dofn_to_bundle` returns everything the receiver ever collected without clearing it:
-    a worker that runs several partitions sharing the deserialised object returns the outputs
-    of the partitions before again (a 27-document run saw lines of one page three times).
-    `ParDo` below builds the receiver inside the task (`run_bundle`);
-  - each side input is computed once per run, as one task of the run's graph, and that task's
-    result (its `SideInputMap`s) is handed to every partition of every consumer. Beam wraps the
-    side input's bag in an iterator that calls `list(bag)` inside each consumer's task, so
-    everything upstream of a side input was computed again for every partition of every
-    consumer (hundreds of times on a small run);
-  - a ParDo's DoFn gets `transform.args` / `transform.kwargs`, whose side inputs are the
-    placeholders the DoFn invoker fills in (Beam passes `raw_side_inputs`, which hold them only
-    because `Pipeline.run` rebuilds every transform from its proto first);
-  - a Flatten keeps the widest input's partitioning (partition i of the result holds partition
-    i of every input that has one) instead of `dask.bag.concat`, which adds the inputs'
-    partition counts up, so the task count grew at every Flatten down the graph;
-  - every leaf of the graph is computed, in one `client.compute`: Beam computes only the last
-    bag it built, and counts on it depending on all the others.
+- every Dask partition of a ParDo gets its own output list. Beam builds one output receiver
+  when the graph is built and passes that same object to every partition's task, and
+  `apply_dofn_to_bundle` returns everything the receiver ever collected without clearing it:
+  a worker that runs several partitions sharing the deserialised object returns the outputs
+  of the partitions before again (a 27-document run saw lines of one page three times).
+  `ParDo` below builds the receiver inside the task (`run_bundle`);
+- each side input is computed once per run, as one task of the run's graph, and that task's
+  result (its `SideInputMap`s) is handed to every partition of every consumer. Beam wraps the
+  side input's bag in an iterator that calls `list(bag)` inside each consumer's task, so
+  everything upstream of a side input was computed again for every partition of every
+  consumer (hundreds of times on a small run);
+- a ParDo's DoFn gets `transform.args` / `transform.kwargs`, whose side inputs are the
+  placeholders the DoFn invoker fills in (Beam passes `raw_side_inputs`, which hold them only
+  because `Pipeline.run` rebuilds every transform from its proto first);
+- a Flatten keeps the widest input's partitioning (partition i of the result holds partition
+  i of every input that has one) instead of `dask.bag.concat`, which adds the inputs'
+  partition counts up, so the task count grew at every Flatten down the graph;
+- every leaf of the graph is computed, in one `client.compute`: Beam computes only the last
+  bag it built, and counts on it depending on all the others.
 
-Use the runner as `--runner newsbeam.pipeline.beam_internals.DaskRunner`; `newsbeam run --runner
-DaskRunner` does. Workers need newsbeam installed, since the task functions live here.
+Use the runner as `--runner newsbeam.pipeline.beam_internals.dask_runner.DaskRunner`;
+`newsbeam run --runner DaskRunner` does. Workers need newsbeam installed, since the task
+functions live here.
 """
 
 from __future__ import annotations
@@ -36,7 +35,6 @@ import typing as t
 
 import apache_beam as beam
 from apache_beam import pvalue
-from apache_beam.options.pipeline_options import _BeamArgumentParser
 from apache_beam.pipeline import AppliedPTransform, PipelineVisitor
 from apache_beam.runners.common import DoFnContext, DoFnInvoker, DoFnSignature, _OutputHandler
 from apache_beam.runners.dask import dask_runner, transform_evaluator
@@ -48,8 +46,6 @@ from apache_beam.runners.dask.transform_evaluator import (
     get_windowed_value,
 )
 from apache_beam.transforms.sideinputs import SideInputMap
-
-BeamArgumentParser = _BeamArgumentParser
 
 
 def run_bundle(
