@@ -116,3 +116,19 @@ def test_a_run_needs_no_dask_installed(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "1 read · 1 written" in result.stdout + result.stderr
+
+
+def test_the_dask_runner_without_dask_installed_is_a_usage_error_naming_the_extra(tmp_path):
+    blocked = "import sys; sys.modules['dask'] = None; sys.modules['distributed'] = None\n"
+    seed = ROOT / "seeds" / "001_3041f91bc12e5504.txt"
+    run = (
+        "from newsbeam.pipeline.run.cli import main\n"
+        f"sys.exit(main(['run', '--input', {str(seed)!r}, '--output', {str(tmp_path / 'out')!r},"
+        " '--runner', 'DaskRunner']))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", blocked + run], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "pip install 'newsbeam[dask]'" in result.stderr
+    assert not (tmp_path / "out").exists()

@@ -260,6 +260,11 @@ def check_values(values: Mapping[str, Any], streaming: bool = False) -> None:
     check_output_path(values["output"])
 
 
+def dask_installed() -> bool:
+    """Whether the `dask` extra is installed (`make run` installs newsbeam without it)."""
+    return all(importlib.util.find_spec(name) is not None for name in ("dask", "distributed"))
+
+
 def parse_run(argv: Sequence[str]) -> tuple[PipelineOptions, str]:
     """`newsbeam run`'s arguments parsed once into PipelineOptions, every flag and value
     checked; returns them with the runner's name."""
@@ -286,6 +291,11 @@ def parse_run(argv: Sequence[str]) -> tuple[PipelineOptions, str]:
         check_runner(runner)
     except FlagError as error:
         raise UsageError(str(error)) from error
+    if runner.endswith("DaskRunner") and not dask_installed():
+        raise UsageError(
+            "--runner DaskRunner needs Dask, which newsbeam installs as an extra: "
+            "pip install 'newsbeam[dask]' (in this repository: make install)"
+        )
     check_values(
         options.view_as(NewsbeamOptions).values(), options.view_as(StandardOptions).streaming
     )
