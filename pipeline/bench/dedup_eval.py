@@ -35,6 +35,7 @@ import sys
 from dataclasses import asdict, dataclass
 from itertools import combinations
 from pathlib import Path
+from typing import Any
 
 from newsbeam.pipeline.bench.evaluate import save_results
 from newsbeam.schemas import RawDocument
@@ -139,12 +140,12 @@ def development_texts(benchmark: Path, seeds: Path) -> dict[str, tuple[str, str]
 @dataclass(frozen=True)
 class Pair:
     kind: str  # "positive" or "negative"
-    rate: float  # edit rate of a positive; 0.0 for a negative
-    same_topic: bool
-    quoting: bool  # a negative whose second text quotes a passage of the first
     names: tuple[str, str]
     jaccard: float  # exact Jaccard of the shingle sets
     signatures: tuple[tuple[int, ...], tuple[int, ...]]
+    rate: float = 0.0  # edit rate of a positive; 0.0 for a negative
+    same_topic: bool = False
+    quoting: bool = False  # a negative whose second text quotes a passage of the first
     wire: float = 0.0  # a positive: the share of paragraphs the wire copy keeps
     sharing: bool = False  # a negative whose second text reuses half of the first
 
@@ -181,87 +182,53 @@ def build_pairs(texts: dict[str, tuple[str, str]]) -> list[Pair]:
             originals[name] = cleaned
     signatures = {name: body_signature(body) for name, body in originals.items()}
     shingles = {name: word_shingles(body) for name, body in originals.items()}
+
+    def against(kind: str, original: str, label: str, text: str, **fields: Any) -> Pair:
+        """`original` paired with `text` (named `label`), compared as the pipeline would."""
+        return Pair(
+            kind,
+            (original, label),
+            jaccard(shingles[original], word_shingles(text)),
+            (signatures[original], body_signature(text)),
+            **fields,
+        )
+
     pairs = []
     for number, name in enumerate(originals):
         source = texts[name][0]
         for rate in EDIT_RATES:
             banner = BANNERS[(number + 1) % len(BANNERS)]
             copy = clean_body(name, page(edit_words(source, rate, vocabulary, rng), banner))
-            if copy is None:
-                continue
-            pairs.append(
-                Pair(
-                    "positive",
-                    rate,
-                    False,
-                    False,
-                    (name, f"{name}~{rate:.0%}"),
-                    jaccard(shingles[name], word_shingles(copy)),
-                    (signatures[name], body_signature(copy)),
-                )
-            )
+            if copy is not None:
+                pairs.append(against("positive", name, f"{name}~{rate:.0%}", copy, rate=rate))
         for keep in WIRE_KEEPS:
             banner = BANNERS[(number + 3) % len(BANNERS)]
             wired = edit_words(wire_copy(source, keep), WIRE_EDIT_RATE, vocabulary, rng)
             copy = clean_body(name, page(wired, banner))
-            if copy is None:
-                continue
-            pairs.append(
-                Pair(
-                    "positive",
-                    0.0,
-                    False,
-                    False,
-                    (name, f"{name}~wire{keep:.0%}"),
-                    jaccard(shingles[name], word_shingles(copy)),
-                    (signatures[name], body_signature(copy)),
-                    wire=keep,
-                )
-            )
+            if copy is not None:
+                pairs.append(against("positive", name, f"{name}~wire{keep:.0%}", copy, wire=keep))
     for a, b in combinations(sorted(originals), 2):
         same_topic = texts[a][1] == texts[b][1] == "seeds"
-        pair = Pair(
-            "negative",
-            0.0,
-            same_topic,
-            False,
-            (a, b),
-            jaccard(shingles[a], shingles[b]),
-            (signatures[a], signatures[b]),
+        pairs.append(
+            Pair(
+                "negative",
+                (a, b),
+                jaccard(shingles[a], shingles[b]),
+                (signatures[a], signatures[b]),
+                same_topic=same_topic,
+            )
         )
-        pairs.append(pair)
     names = sorted(originals)
     for number, (a, b) in enumerate(zip(names, names[1:] + names[:1], strict=True)):
         banner = BANNERS[(number + 2) % len(BANNERS)]
         quoting = clean_body(b, page(quote_into(texts[b][0], texts[a][0]), banner))
         if quoting is None:
             continue
-        pairs.append(
-            Pair(
-                "negative",
-                0.0,
-                False,
-                True,
-                (a, f"{b}+quote"),
-                jaccard(shingles[a], word_shingles(quoting)),
-                (signatures[a], body_signature(quoting)),
-            )
-        )
+        pairs.append(against("negative", a, f"{b}+quote", quoting, quoting=True))
         sharing = clean_body(b, page(reuse_half(texts[b][0], texts[a][0]), banner))
         if sharing is None:
             continue
-        pairs.append(
-            Pair(
-                "negative",
-                0.0,
-                False,
-                False,
-                (a, f"{b}+half"),
-                jaccard(shingles[a], word_shingles(sharing)),
-                (signatures[a], body_signature(sharing)),
-                sharing=True,
-            )
-        )
+        pairs.append(against("negative", a, f"{b}+half", sharing, sharing=True))
     return pairs
 
 
