@@ -16,8 +16,9 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.options.value_provider import ValueProvider
 from apache_beam.runners.common import _OutputHandler
 from apache_beam.runners.dask import transform_evaluator
-from apache_beam.runners.dask.overrides import _Flatten
+from apache_beam.runners.dask.overrides import _Flatten, _GroupByKeyOnly
 from apache_beam.transforms.sideinputs import SideInputMap
+from dask.base import tokenize as dask_tokenize
 
 from newsbeam.pipeline import beam_internals
 from newsbeam.pipeline.beam_internals import dask_runner
@@ -149,6 +150,29 @@ def test_dask_flatten_keeps_the_widest_partitioning():
     assert sorted(map(str, flat.compute())) == sorted(map(str, [*range(8), "a", "b"]))
 
 
+def test_dask_group_by_key_spreads_small_int_keys_evenly():
+    import dask.bag as db
+
+    installed = transform_evaluator.TRANSLATIONS[_GroupByKeyOnly]
+    assert (installed.__module__, installed.__qualname__) == (dask_runner.__name__, "GroupByKey")
+    pairs = [(key, f"{key}-{copy}") for key in range(64) for copy in range(3)]
+    bag = db.from_sequence(pairs, npartitions=8)
+    grouped = dask_runner.GroupByKey(t.cast(t.Any, None)).apply(bag)
+    partitions = [part.compute() for part in grouped.to_delayed()]
+    # The NER stage's 64 batch keys: 8 in each of 8 partitions (token hashing gave 4 to 12).
+    assert [len(part) for part in partitions] == [8] * 8
+    groups = dict(group for part in partitions for group in part)
+    assert groups == {key: [f"{key}-{copy}" for copy in range(3)] for key in range(64)}
+
+
+def test_dask_group_by_key_places_other_keys_alike_in_every_process():
+    # Not Python's hash(), which differs between processes unless PYTHONHASHSEED is set.
+    assert dask_runner.partition_hash(("a", 1)) == dask_runner.partition_hash(("a", 1))
+    assert dask_runner.partition_hash("article") == int(dask_tokenize("article"), 16)
+    assert dask_runner.partition_hash(True) == int(dask_tokenize(True), 16)
+    assert dask_runner.partition_hash(-3) == int(dask_tokenize(-3), 16)
+
+
 def test_the_dask_code_the_adapter_replaces_is_still_beams_2_77():
     """Each fix replaces a piece of Beam's Dask runner; when Beam changes that piece, check
     whether the fix is still needed (and still right) before changing what this test expects."""
@@ -167,6 +191,10 @@ def test_the_dask_code_the_adapter_replaces_is_still_beams_2_77():
     # Only the last bag built is computed.
     assert "dask.optimize(list(dask_visitor.bags.values())[-1])" in source(
         beams.DaskRunner.run_pipeline
+    )
+    # GroupByKey shuffles with Dask's token hash (small int keys land unevenly).
+    assert "return input_bag.groupby(key).map(value)" in source(
+        transform_evaluator.GroupByKey.apply
     )
     # Flatten adds the inputs' partition counts up.
     assert "return db.concat(input_bag)" in source(transform_evaluator.Flatten.apply)
