@@ -268,7 +268,6 @@ def measure_pipeline(
     from apache_beam.metrics.metric import MetricsFilter
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    from newsbeam.pipeline.compose.build import build_pipeline
     from newsbeam.pipeline.run.runs import run_in_chunks, run_pipeline
     from newsbeam.transforms.read import match_files
     from newsbeam.transforms.timing import METRIC
@@ -276,7 +275,9 @@ def measure_pipeline(
     args = ["--input", f"{corpus}/*.txt", "--output", str(output)]
     started = time.perf_counter()
     if runner == "dask":
-        from newsbeam.pipeline.run.cli import DASK_PARTITIONS_PER_WORKER, DASK_RUNNER
+        from distributed import Client
+
+        from newsbeam.pipeline.run.cli import DASK_RUNNER, run_on_cluster
         from newsbeam.pipeline.run.cluster import local_cluster
 
         with local_cluster(workers) as address:
@@ -287,14 +288,13 @@ def measure_pipeline(
                     *args,
                     f"--runner={DASK_RUNNER}",
                     f"--dask_client_address={address}",
-                    f"--dask_npartitions={DASK_PARTITIONS_PER_WORKER * workers}",
+                    f"--chunk-files={chunk_files}",
                 ]
             )
-            result = build_pipeline(options).run()
-            result.wait_until_finish()
+            run_on_cluster(options, workers)  # as `newsbeam run --runner DaskRunner` runs it
             seconds = time.perf_counter() - cluster_started
-            worker_rss = sorted(result.client.run(own_peak_rss_mb).values())
-            result.client.close()
+            with Client(address) as client:
+                worker_rss = sorted(client.run(own_peak_rss_mb).values())
         stage_seconds = {}
         extra = {"cluster_start_seconds": round(cluster_start_seconds, 2)}
     else:

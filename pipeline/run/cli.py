@@ -194,7 +194,7 @@ def run_on_dask(options: PipelineOptions) -> None:
     workers = options.view_as(NewsbeamOptions).dask_workers
     try:
         if dask_options.address:
-            _run_dask(options, check_hash_seeds(dask_options.address))
+            run_on_cluster(options, check_hash_seeds(dask_options.address))
             return
         with local_cluster(workers) as address:
             print(
@@ -202,26 +202,42 @@ def run_on_dask(options: PipelineOptions) -> None:
                 file=sys.stderr,
             )
             dask_options.address = address
-            _run_dask(options, workers)
+            run_on_cluster(options, workers)
     except ClusterError as error:
         raise UsageError(str(error)) from error
 
 
-def _run_dask(options: PipelineOptions, workers: int) -> None:
+def run_on_cluster(options: PipelineOptions, workers: int) -> None:
+    """The batch pipeline on the Dask cluster of `options`, in chunks of --chunk-files records
+    per worker as a local run (`run_in_chunks`): a chunk's partitions hold the same number of
+    documents however large the input, so a worker's memory follows the chunk, not the corpus
+    (Dask keeps a bag's partitions in memory, and the grouped ones whole)."""
     from apache_beam.runners.dask.dask_runner import DaskOptions
+    from apache_beam.runners.runner import PipelineResult
 
     from newsbeam.pipeline.compose.build import build_pipeline
+    from newsbeam.pipeline.compose.options import NewsbeamOptions
+    from newsbeam.pipeline.run.runs import print_chunk, run_in_chunks
+    from newsbeam.transforms.read import match_files
 
     dask_options = options.view_as(DaskOptions)
     if not (dask_options.npartitions or dask_options.partition_size):
         # Enough partitions for every worker to have work: Beam's default puts up to 128
         # inputs in one partition, which leaves a small run on a single worker.
         dask_options.npartitions = DASK_PARTITIONS_PER_WORKER * workers
-    result = build_pipeline(options).run()
-    try:
-        result.wait_until_finish()
-    finally:
-        result.client.close()
+
+    def run_chunk(chunk_options: PipelineOptions, chunk: list) -> PipelineResult:
+        result = build_pipeline(chunk_options, files=chunk).run()
+        try:
+            result.wait_until_finish()
+        finally:
+            result.client.close()
+        return result
+
+    inputs = options.view_as(NewsbeamOptions).input
+    run_in_chunks(
+        options, match_files(inputs), on_chunk=print_chunk, run=run_chunk, workers=workers
+    )
 
 
 def run_streaming(options: PipelineOptions, runner: str) -> int:
@@ -342,7 +358,7 @@ def execute(options: PipelineOptions, runner: str, files: int) -> None:
 
     if runner.endswith("DaskRunner"):
         # Progress rides on extra ParDos. On Beam 2.77's Dask runner a run with them ended
-        # without writing the manifest (tried with the seeds), so Dask runs show no progress.
+        # without writing the manifest (tried with the seeds): a Dask run prints a line a chunk.
         run_on_dask(options)
         return
     direct = runner.rsplit(".", 1)[-1] in LOCAL_RUNNERS

@@ -11,7 +11,9 @@ and deduplicates against what the chunks before it wrote (as any run does agains
 and the chunks' ledgers are merged into one `_manifest.json`.
 Per-source templates and the run-wide reconciliation of person names work within a chunk.
 Between chunks the process hands what it freed back to the operating system
-(`release_memory`). Dataflow and Dask spill grouped data themselves and run as one pipeline.
+(`release_memory`). A Dask run goes through its input in the same chunks, one pipeline each on
+its cluster (a Dask bag keeps its partitions in memory); Dataflow spills grouped data itself and
+runs as one pipeline.
 """
 
 from __future__ import annotations
@@ -131,15 +133,17 @@ def run_in_chunks(
     files: list[FileMetadata],
     on_chunk: Callable[[int, int, Manifest], None] | None = None,
     run: Callable[[PipelineOptions, list[FileMetadata]], PipelineResult] = run_pipeline,
+    workers: int | None = None,
 ) -> Manifest:
     """Run the pipeline over `files`, `--chunk-files` records and `CHUNK_BYTES` bytes per worker
     at a time (0: all at once);
     returns the merged ledger, which is also written to the output's `_manifest.json`. `run`
-    builds and runs one chunk (the benchmark passes one that also collects metrics). Each chunk
-    runs with `options`, its own run id set on them."""
+    builds and runs one chunk (the benchmark passes one that also collects metrics; the Dask
+    path one that runs on its cluster). Each chunk runs with `options`, its own run id set on
+    them. `workers`: how many run a chunk at once (default: the local runner's)."""
     newsbeam = options.view_as(NewsbeamOptions)
     output, chunk_files = newsbeam.output, newsbeam.chunk_files
-    workers = local_workers(options)
+    workers = workers or local_workers(options)
     if chunk_files > 0:
         files = split_inputs(files, chunk_files, CHUNK_BYTES, newsbeam.max_bytes)
     size = chunk_size(chunk_files, workers, len(files))
