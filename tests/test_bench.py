@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import random
+import re
 
 import pyarrow.dataset as ds
 import pytest
@@ -23,6 +25,7 @@ from newsbeam.pipeline.bench.bench import (
     round_order,
     summarise,
     table,
+    vary,
 )
 from newsbeam.pipeline.bench.warc_bench import bench_warc, warc_table
 from newsbeam.schemas import reader_partitioning
@@ -48,6 +51,23 @@ def test_the_corpus_is_distinct_news_like_documents(tmp_path):
     signatures = [body_signature(text) for text in texts]
     for a, b in itertools.combinations(signatures, 2):
         assert not near_duplicate(a, b, DEFAULT_NEAR_DUPLICATE_THRESHOLD)
+
+
+def test_a_drawn_sentence_is_varied_word_by_word_keeping_names_and_numbers():
+    sentence = "On Monday Angela Merkel said the 2 parties would meet again in Berlin soon."
+    words = ["apple", "river", "window", "market"]
+    rng = random.Random(3)
+    varied = [vary(sentence, rng, words) for _ in range(400)]
+    for text in varied:
+        assert re.findall(r"[A-Z]\w+|\d+|[.]", text) == re.findall(r"[A-Z]\w+|\d+|[.]", sentence)
+    lower = re.compile(r"\b[a-z]{3,}\b")
+    original = lower.findall(sentence)
+    swapped = sum(
+        a != b for text in varied for a, b in zip(lower.findall(text), original, strict=True)
+    )
+    assert 0.10 < swapped / (len(original) * len(varied)) < 0.20
+    # 8 words that may change: 0.85 ** 8 = 27 % of draws keep them all (a longer sentence fewer)
+    assert sum(text == sentence for text in varied) / len(varied) < 0.35
 
 
 def rows(output, name, columns):
