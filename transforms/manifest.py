@@ -33,6 +33,25 @@ def write_inputs(output: str, stem: str, fingerprints: Iterable[tuple[str, int, 
         write_parquet(join(output, INPUTS, f"{stem}.parquet"), rows, INPUT_SCHEMA)
 
 
+DOCUMENT, REJECT, DUPLICATE = "document", "reject", "duplicate"
+
+
+def split_tallies(
+    tallies: Iterable[tuple[tuple[str, ...], int]],
+) -> tuple[int, list[tuple[tuple[str, str], int]], list[tuple[str, int]]]:
+    """(documents, (stage, reason) counts of rejects, reason counts of duplicates) from the
+    counts of (DOCUMENT,), (REJECT, stage, reason) and (DUPLICATE, reason) tallies."""
+    documents, rejects, duplicates = 0, [], []
+    for tally, count in tallies:
+        if tally[0] == DOCUMENT:
+            documents += count
+        elif tally[0] == REJECT:
+            rejects.append(((tally[1], tally[2]), count))
+        else:
+            duplicates.append((tally[1], count))
+    return documents, rejects, duplicates
+
+
 class WriteManifest(beam.PTransform):
     """Writes `_inputs/part-RUN.parquet` (the files read), then `_manifest.json`, once every
     table is written (the file list is a side input). Optional ledger entries: "fingerprints"
@@ -49,16 +68,9 @@ class WriteManifest(beam.PTransform):
         output, run_id, started_at = self._output, self._run_id, self._started_at
 
         def write(
-            _: None,
-            inputs,
-            documents,
-            reject_counts,
-            duplicate_counts,
-            files,
-            fingerprints,
-            skipped,
-            without_model,
+            _: None, inputs, tallies, files, fingerprints, skipped, without_model
         ) -> Manifest:
+            documents, reject_counts, duplicate_counts = split_tallies(tallies)
             manifest = build_manifest(
                 run_id,
                 started_at,
@@ -75,7 +87,6 @@ class WriteManifest(beam.PTransform):
             write_json(manifest_path(output), manifest)
             return manifest
 
-        count = beam.combiners.Count
         pipeline = ledger["inputs"].pipeline
         optional = {
             name: ledger[name]
@@ -90,18 +101,17 @@ class WriteManifest(beam.PTransform):
             >> beam.Map(
                 write,
                 inputs=beam.pvalue.AsList(ledger["inputs"]),
-                documents=beam.pvalue.AsSingleton(
-                    ledger["documents"] | "CountDocuments" >> count.Globally()
-                ),
-                reject_counts=beam.pvalue.AsList(
-                    ledger["rejects"]
-                    | "RejectReasons" >> beam.Map(lambda r: (r.stage, r.reason))
-                    | "CountRejects" >> count.PerElement()
-                ),
-                duplicate_counts=beam.pvalue.AsList(
-                    ledger["duplicates"]
-                    | "DuplicateReasons" >> beam.Map(lambda d: d.reason)
-                    | "CountDuplicates" >> count.PerElement()
+                # One count for the three tallies: one grouping stage, not three.
+                tallies=beam.pvalue.AsList(
+                    (
+                        ledger["documents"] | "TallyDocuments" >> beam.Map(lambda _: (DOCUMENT,)),
+                        ledger["rejects"]
+                        | "TallyRejects" >> beam.Map(lambda r: (REJECT, r.stage, r.reason)),
+                        ledger["duplicates"]
+                        | "TallyDuplicates" >> beam.Map(lambda d: (DUPLICATE, d.reason)),
+                    )
+                    | "CollectTallies" >> beam.Flatten()
+                    | "CountTallies" >> beam.combiners.Count.PerElement()
                 ),
                 files=beam.pvalue.AsList(ledger["files"]),
                 fingerprints=beam.pvalue.AsList(optional["fingerprints"]),
