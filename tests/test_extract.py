@@ -16,6 +16,7 @@ from newsbeam.transforms.extract import (
     content_sha256,
     extract_article,
     find_templates,
+    templates_from_tallies,
 )
 
 PARAGRAPHS = [
@@ -145,6 +146,18 @@ def site_doc(number: int, story: str) -> RawDocument:
 def test_find_templates_needs_enough_documents_and_a_share_of_the_source():
     counts = [(("metro", "line a"), 3), (("metro", "line b"), 2), (("big", "line c"), 3)]
     templates = find_templates(counts, {"metro": 4, "big": 100}, min_documents=3, min_share=0.2)
+    assert templates == {"metro": frozenset({"line a"})}
+
+
+def test_templates_from_tallies_read_each_sources_documents_from_its_own_tally():
+    counts = [
+        (("metro", None), 4),
+        (("metro", "line a"), 3),
+        (("metro", "line b"), 2),
+        (("big", None), 100),
+        (("big", "line c"), 3),
+    ]
+    templates = templates_from_tallies(counts, min_documents=3, min_share=0.2)
     assert templates == {"metro": frozenset({"line a"})}
 
 

@@ -189,6 +189,29 @@ def template_keys(page: PageText) -> list[tuple[str, str]]:
     return [(source, key) for key in sorted(line_keys(page.text))]
 
 
+def template_tallies(page: PageText) -> list[tuple[str, str | None]]:
+    """`template_keys`, after one (source, None) for the page itself: counted together, they
+    give each line's documents and each source's in one grouping."""
+    source = page.template_source
+    return [] if source is None else [(source, None), *template_keys(page)]
+
+
+def templates_from_tallies(
+    counts: Iterable[tuple[tuple[str, str | None], int]],
+    min_documents: int = 3,
+    min_share: float = 0.2,
+) -> dict[str, frozenset[str]]:
+    """`find_templates` over the counts of `template_tallies`."""
+    lines: list[tuple[tuple[str, str], int]] = []
+    documents: dict[str, int] = {}
+    for (source, line), count in counts:
+        if line is None:
+            documents[source] = count
+        else:
+            lines.append(((source, line), count))
+    return find_templates(lines, documents, min_documents, min_share)
+
+
 def find_templates(
     line_counts: Iterable[tuple[tuple[str, str], int]],
     documents_per_source: dict[str, int],
@@ -399,8 +422,8 @@ class ExtractArticles(beam.PTransform):
     """RawDocuments → (article field dicts, Rejects).
 
     Two passes: the text of every page, then the lines that recur across many pages of one source
-    (that site's template, counted with a combine over (source, line)), then the cleaner with the
-    templates as a side input.
+    (that site's template, counted with one combine over (source, line) and (source, None), the
+    source's pages), then the cleaner with the templates as a side input.
 
     `per_window`: the input is in non-global windows (a streaming run); the templates are then
     learned per window, from the documents of that window.
@@ -423,26 +446,17 @@ class ExtractArticles(beam.PTransform):
             | "ExtractText" >> beam.ParDo(ExtractTextFn())
             | "SplitTextRejects" >> SplitOff(Reject)
         )
-        sources = (
-            texts
-            | "SourceOfText"
-            >> beam.FlatMap(lambda t: [t.template_source] if t.template_source else [])
-            | "CountSourceDocuments" >> beam.combiners.Count.PerElement()
-        )
         min_documents, min_share = self._min_documents, self._min_share
         templates = (
             texts
-            | "TemplateCandidates" >> beam.FlatMap(template_keys)
+            | "TemplateCandidates" >> beam.FlatMap(template_tallies)
             | "CountTemplateLines" >> beam.combiners.Count.PerElement()
-            | "KeepRecurringLines" >> beam.Filter(lambda line_count: line_count[1] >= min_documents)
+            # A source's own tally is its document count: kept whatever it is.
+            | "KeepRecurringLines"
+            >> beam.Filter(lambda tally: tally[0][1] is None or tally[1] >= min_documents)
             | "CollectLineCounts" >> beam.combiners.ToList().with_defaults(not self._per_window)
             | "FindTemplates"
-            >> beam.Map(
-                lambda counts, per_source: find_templates(
-                    counts, per_source, min_documents, min_share
-                ),
-                per_source=beam.pvalue.AsDict(sources),
-            )
+            >> beam.Map(lambda counts: templates_from_tallies(counts, min_documents, min_share))
         )
         articles, clean_rejects = (
             texts
