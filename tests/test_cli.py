@@ -44,12 +44,13 @@ def test_bare_newsbeam_prints_usage_and_exits_2():
     assert "required: command" in result.stderr
 
 
-def loads_beam(*args: str) -> tuple[str, bool]:
-    """`main(args)` in a fresh process: what it printed, and whether it imported Beam."""
+def loads_beam(*args: str, module: str = "apache_beam") -> tuple[str, bool]:
+    """`main(args)` in a fresh process: what it printed, and whether it imported Beam (or
+    `module`)."""
     script = (
         "import sys\nfrom newsbeam.pipeline.run.cli import main\n"
         "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
-        "print('apache_beam' in sys.modules, file=sys.stderr)"
+        f"print({module!r} in sys.modules, file=sys.stderr)"
     )
     result = subprocess.run(
         [sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=120
@@ -72,6 +73,13 @@ def test_a_usage_mistake_in_newsbeam_flags_is_answered_before_beam_loads(tmp_pat
         "run", "--input", "x.txt", "--chunk_files", "-1", "--output", str(tmp_path)
     )
     assert "--chunk-files must be 0 (all at once) or positive" in printed and not loaded
+
+
+def test_a_usage_mistake_is_answered_without_loading_pyarrow():
+    # The error is printed through newsbeam.schemas.text; the package loads its Arrow schemas
+    # (pyarrow, pandas: 1 s of CPU) only when one is used.
+    printed, loaded = loads_beam("run", "--input", "x.txt", module="pyarrow")
+    assert "needs --input PATTERN and --output DIR" in printed and not loaded
 
 
 def test_every_flag_has_a_hyphen_and_an_underscore_spelling():
