@@ -1,11 +1,11 @@
 """The three ways a run deduplicates, one PTransform each: Articles → (Articles to write,
 Duplicates).
 
-- `ShuffleDedup`: a batch run of any size (Dask, Dataflow). Every row of the earlier output
+- `ShuffleDedup`: a batch run of any size (Dataflow). Every row of the earlier output
   is read and joined with the run's articles by CoGroupByKey; candidate pairs are found by a
   GroupByKey on LSH band keys.
-- `LookupDedup`: a run of bounded size (a chunk of a local run). Only the rows of the earlier
-  output that may match one of its articles are read (`earlier.OutputLookup`); they, and the
+- `LookupDedup`: a run of bounded size (a chunk of a local or Dask run). Only the rows of the
+  earlier output that may match one of its articles are read (`earlier.OutputLookup`); they, and the
   placements found in memory, reach the articles as side inputs (a CoGroupByKey costs one more
   stage, which decodes and encodes every article).
 - `WindowedDedup`: a streaming run, whose articles are in fixed windows: stories are compared
@@ -327,7 +327,7 @@ def choose_strategy(
     run_id: str | None = None,
 ) -> _Strategy:
     """The strategy for a run: `per_window` (a streaming run) → WindowedDedup; `lookup` (a
-    chunk of a local run) → LookupDedup; else ShuffleDedup. `folders`: the earlier outputs to
+    chunk of a local or Dask run) → LookupDedup; else ShuffleDedup. `folders`: the earlier outputs to
     deduplicate against (one folder, several, or None)."""
     if folders is None:
         folders = []
