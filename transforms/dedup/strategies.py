@@ -327,8 +327,8 @@ def choose_strategy(
     run_id: str | None = None,
 ) -> _Strategy:
     """The strategy for a run: `per_window` (a streaming run) → WindowedDedup; `lookup` (a
-    chunk of a local or Dask run) → LookupDedup; else ShuffleDedup. `folders`: the earlier outputs to
-    deduplicate against (one folder, several, or None)."""
+    chunk of a local or Dask run) → LookupDedup; else ShuffleDedup. `folders`: the earlier
+    outputs to deduplicate against (one folder, several, or None)."""
     if folders is None:
         folders = []
     elif isinstance(folders, str):
