@@ -217,7 +217,7 @@ def run_on_cluster(options: PipelineOptions, workers: int) -> None:
 
     from newsbeam.pipeline.compose.build import build_pipeline
     from newsbeam.pipeline.compose.options import NewsbeamOptions
-    from newsbeam.pipeline.run.runs import print_chunk, run_in_chunks
+    from newsbeam.pipeline.run.runs import print_chunk, release_memory, run_in_chunks
     from newsbeam.transforms.read import match_files
 
     dask_options = options.view_as(DaskOptions)
@@ -230,6 +230,8 @@ def run_on_cluster(options: PipelineOptions, workers: int) -> None:
         result = build_pipeline(chunk_options, files=chunk).run()
         try:
             result.wait_until_finish()
+            # Each worker hands back what the chunk freed, as the local process does.
+            result.client.run(release_memory)
         finally:
             result.client.close()
         return result
