@@ -109,3 +109,19 @@ def test_blocks_are_labelled_by_the_shingles_they_share_with_the_truth():
     labels = block_labels(blocks, "The council met on Tuesday and agreed the budget for next year.")
     assert labels[2] >= 0.5
     assert labels[0] == labels[1] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("line", "signature"),
+    [
+        ("Robert said...", True),
+        ("Old Harbour Resident says:", True),
+        ("Anonymous said…", True),
+        ("The minister said:", False),
+        ("He says:", False),
+        ("Speaking to reporters on Tuesday, the minister said:", False),
+    ],
+)
+def test_a_comment_signature_is_told_from_a_quote_introduction(line, signature):
+    (block,) = classified_blocks(line)[0]
+    assert (block.rule == "comment_signature") is signature

@@ -99,9 +99,18 @@ _COMMENTS_HEADER = re.compile(
     r"^(?:comments?|responses?|replies|reactions|discussion)\b.{0,20}$"
     r"|\b\d[\d,]*\s+(?:comments?|responses?|replies)\b"
     r"|^(?:leave|post|add|write|submit) a (?:comment|reply|response)\b"
-    r"|^join the (?:discussion|conversation)\b|^(?:show|view|load|see) (?:all )?\d*\s*comments?\b",
+    r"|^join the (?:discussion|conversation)\b|^(?:show|view|load|see) (?:all )?\d*\s*comments?\b"
+    r"|^(?:one|two|three|four|five|no) (?:comments?|responses?|replies)\b"
+    r"|^comments (?:are|have been) closed\b",
     re.IGNORECASE,
 )
+_SIGNED = re.compile(
+    r"^(?!(?:he|she|they|it|one|this|that|we|i|you)\s)[A-Z0-9@][^.!?:]{0,60}?\s"
+    r"(?:says\s*:|(?:said|wrote|says)\s*(?:\.{2,}|…))\s*$",
+    re.IGNORECASE,
+)
+"""A comment's signature line: `Robert said...`, `Old Harbour Resident says:`. Not `The
+minister said:`, which introduces a quote in a story (past tense and a colon)."""
 _RELATED_PREFIX = re.compile(
     r"^\[?(?:related|see also|also read|read also|read more|more|recommended|watch|listen|"
     r"related (?:article|story|content|coverage|link)s?)\s*:",
@@ -338,6 +347,8 @@ def classify_alone(block: Block) -> tuple[str, str] | None:
         return "related", "related_header"
     if block.words <= 12 and _COMMENTS_HEADER.search(text):
         return "comments", "comments_header"
+    if block.words <= 6 and _SIGNED.match(text):
+        return "comments", "comment_signature"
     if meta.is_copyright(text):
         return "copyright", "copyright_notice"
     if meta.parse_contributors(text):
