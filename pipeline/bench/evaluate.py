@@ -452,10 +452,12 @@ def table(results: dict) -> str:
             f"({ms['extraction_every_candidate'] / ms['ner']:.0%}); readability run on "
             f"{html['lazy_candidates_run']:.0%} of pages"
         )
+        folds = any("cross_validated" in r for r in entry["text_inputs"])
         lines += [
             "",
             f"{name}: text input",
-            f"{'':<16}{'as given F1':>12}{'newsbeam F1':>13}{f'{FOLDS}-fold CV F1':>15}",
+            f"{'':<16}{'as given F1':>12}{'newsbeam F1':>13}"
+            + (f"{f'{FOLDS}-fold CV F1':>15}" if folds else ""),
         ]
         for r in entry["text_inputs"]:
             held_out = f"{r['cross_validated']['f1']:>15.3f}" if "cross_validated" in r else ""
