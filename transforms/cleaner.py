@@ -12,7 +12,9 @@ The method, in order (docs/how-it-works.md, "Boilerplate removal"):
    counts for, short non-sentences and classified blocks against), never crossing a copyright
    notice, a byline or a comments header. Above it: title, metadata lines, banners. Below it:
    outlet lines, author names and bios, navigation. Inside it, only blocks with positive
-   evidence of boilerplate are removed: the article keeps every sentence.
+   evidence of boilerplate are removed: the article keeps every sentence. In text that looks
+   like a whole page (menus, link lists and furniture around the article), the blocks are
+   scored by a small learned model instead (`transforms/block_model.py`).
 
 Every removed or rewritten segment is returned as a Boilerplate record with its kind and rule.
 """
@@ -557,8 +559,9 @@ to 0.94 (median 0.75) and the share outside 0.35 or more; on its extracted artic
 share's median is 0.00 to 0.06, and the few made of lists, with up to 0.88 short lines, have
 0.04 or less outside: the share outside is what tells them apart."""
 MODEL_THRESHOLD = 0.4
-MIN_MODEL_SHARE = 0.3
 """A block's probability of being article text above which it argues for the region."""
+MIN_MODEL_SHARE = 0.3
+"""The share of the words of the rules' run below which the learned run is not trusted."""
 
 
 def short_share(blocks: Sequence[Block]) -> float:
