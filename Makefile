@@ -7,7 +7,7 @@ RUNTIME := $(VENV)/.runtime
 CONSTRAINTS := constraints.txt
 OUT    ?= out
 
-.PHONY: install run test test-fast lint eval dedup-eval bench report-png constraints clean
+.PHONY: install run test test-fast lint eval train-cleaner dedup-eval bench report-png constraints clean
 BENCHMARK ?= ../shared/benchmarks/aeb-dev
 EVAL_SETS ?= ../shared/benchmarks/aeb-dev ../shared/benchmarks/dragnet-dev
 
@@ -42,6 +42,11 @@ lint: install
 
 eval: install
 	$(BIN)/python -m newsbeam.pipeline.bench.evaluate $(EVAL_SETS) --json $(OUT)/eval.json
+
+# transforms/block_model.json: the whole-page block model, trained on $(BENCHMARK) alone (MIT
+# licence; never on an evaluation-only set).
+train-cleaner: install
+	$(BIN)/python -m newsbeam.pipeline.bench.train_cleaner $(BENCHMARK)
 
 dedup-eval: install
 	$(BIN)/python -m newsbeam.pipeline.bench.dedup_eval $(BENCHMARK) --json $(OUT)/dedup-eval.json

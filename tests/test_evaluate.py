@@ -48,3 +48,12 @@ def test_extraction_quality_on_the_development_pages():
     assert rows["inscriptis"]["newsbeam"]["f1"] >= 0.90
     for name in ("readability", "goose3", "newspaper"):
         assert rows[name]["newsbeam"]["f1"] >= rows[name]["as_given"]["f1"], name
+
+
+def test_the_block_model_is_cross_validated_only_on_a_folder_it_can_train_on(tmp_path):
+    """A folder without the whole-page peers (an evaluation-only set) is scored with the shipped
+    model alone: no model is ever trained on its pages."""
+    from newsbeam.pipeline.bench.evaluate import Benchmark, fold_models
+
+    bench = Benchmark("held-out", tmp_path, {"a": "text"}, {"a": None})
+    assert fold_models(bench, {"whole page": {"a": "text"}}) is None

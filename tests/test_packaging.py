@@ -71,7 +71,13 @@ def test_pip_install_puts_only_newsbeam_into_a_fresh_environment(tmp_path):
         tops = {name.split("/", 1)[0] for name in archive.namelist()}
         names = archive.namelist()
     assert tops == {"newsbeam", wheel.name.split("-py3")[0] + ".dist-info"}
-    for module in ("pipeline/run/cli.py", "schemas/arrow.py", "transforms/write.py", "__main__.py"):
+    for module in (
+        "pipeline/run/cli.py",
+        "schemas/arrow.py",
+        "transforms/write.py",
+        "transforms/block_model.json",  # the cleaner's weights, read at run time
+        "__main__.py",
+    ):
         assert f"newsbeam/{module}" in names
 
     environment = tmp_path / "fresh"

@@ -12,7 +12,9 @@ The method, in order (docs/how-it-works.md, "Boilerplate removal"):
    counts for, short non-sentences and classified blocks against), never crossing a copyright
    notice, a byline or a comments header. Above it: title, metadata lines, banners. Below it:
    outlet lines, author names and bios, navigation. Inside it, only blocks with positive
-   evidence of boilerplate are removed: the article keeps every sentence.
+   evidence of boilerplate are removed: the article keeps every sentence. In text that looks
+   like a whole page (menus, link lists and furniture around the article), the blocks are
+   scored by a small learned model instead (`transforms/block_model.py`).
 
 Every removed or rewritten segment is returned as a Boilerplate record with its kind and rule.
 """
@@ -21,12 +23,15 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from newsbeam.schemas import Boilerplate
 from newsbeam.schemas.text import WORD as _WORD
 from newsbeam.transforms import metadata as meta
+from newsbeam.transforms.block_model import BARRIERS, BlockModel, shipped_model
+from newsbeam.transforms.block_model import features as model_features
 
 _ESCAPE = re.compile(
     r"\\u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-fA-F]{2})|\\u([0-9a-fA-F]{4})"
@@ -96,9 +101,18 @@ _COMMENTS_HEADER = re.compile(
     r"^(?:comments?|responses?|replies|reactions|discussion)\b.{0,20}$"
     r"|\b\d[\d,]*\s+(?:comments?|responses?|replies)\b"
     r"|^(?:leave|post|add|write|submit) a (?:comment|reply|response)\b"
-    r"|^join the (?:discussion|conversation)\b|^(?:show|view|load|see) (?:all )?\d*\s*comments?\b",
+    r"|^join the (?:discussion|conversation)\b|^(?:show|view|load|see) (?:all )?\d*\s*comments?\b"
+    r"|^(?:one|two|three|four|five|no) (?:comments?|responses?|replies)\b"
+    r"|^comments (?:are|have been) closed\b",
     re.IGNORECASE,
 )
+_SIGNED = re.compile(
+    r"^(?!(?:he|she|they|it|one|this|that|we|i|you)\s)[A-Z0-9@][^.!?:]{0,60}?\s"
+    r"(?:says\s*:|(?:said|wrote|says)\s*(?:\.{2,}|…))\s*$",
+    re.IGNORECASE,
+)
+"""A comment's signature line: `Robert said...`, `Old Harbour Resident says:`. Not `The
+minister said:`, which introduces a quote in a story (past tense and a colon)."""
 _RELATED_PREFIX = re.compile(
     r"^\[?(?:related|see also|also read|read also|read more|more|recommended|watch|listen|"
     r"related (?:article|story|content|coverage|link)s?)\s*:",
@@ -123,9 +137,20 @@ _CONTACT_WORDS = re.compile(
     r"\b(?:follow|contact|reach|reached|tips?|email|e-mail|twitter)\b", re.I
 )
 _COMMENT_SIGNATURE = re.compile(
-    r"\b(?:says|said|wrote|writes|replied|commented)\s*:\s*$|^reply$|^(?:like|report|flag)$",
+    r"\b(?:says|said|wrote|writes|replied|commented)\s*(?::|\.{2,}|…)\s*$"
+    r"|^reply$|^(?:like|report|flag)$",
     re.IGNORECASE,
 )
+_POST_LINE = re.compile(
+    r"^(?:posted|published|written|filed|submitted)\s+(?:by|in|on|at|under)\b", re.IGNORECASE
+)
+"""A blog post's signature line: `Posted by Helen at 8:15 PM`, `Filed under News`."""
+_TAGS_LINE = re.compile(
+    r"^(?:labels|tags|tagged(?: with| as)?|categories|category|topics|filed under|posted in)"
+    r"\s*:",
+    re.IGNORECASE,
+)
+"""A post's labels: `Labels: compost, no dig, soil`, `Tags: politics, budget`."""
 _BIO = re.compile(
     r"^[A-Z][\w'’.-]+(?:\s+[A-Z][\w'’.-]+){1,3}\s+(?:is|was|has been|joined)\b[^.]{0,80}?\b"
     r"(?:editor|reporter|writer|correspondent|journalist|columnist|contributor|producer|"
@@ -299,6 +324,13 @@ def is_call_to_action(text: str, inside_article: bool = False) -> bool:
     return (addressed or imperative) and site >= 2 and site / len(words) >= 0.12
 
 
+def is_post_line(block: Block) -> bool:
+    """A blog post's signature line, `Posted by Helen at 8:15 PM`. Removed from the body, but
+    only once the region is found: as evidence it would also cut the region at a short post's
+    head, where such a line often stands (on aeb-dev it cost one page its story)."""
+    return block.words <= 15 and not block.sentence_like and bool(_POST_LINE.match(block.text))
+
+
 def _is_data(text: str) -> bool:
     """A table row or list of figures: several numbers, or cells separated by bars."""
     return len(_NUMBER.findall(text)) >= 3 or text.count("|") >= 2
@@ -317,6 +349,8 @@ def classify_alone(block: Block) -> tuple[str, str] | None:
         return "related", "related_header"
     if block.words <= 12 and _COMMENTS_HEADER.search(text):
         return "comments", "comments_header"
+    if block.words <= 6 and _SIGNED.match(text):
+        return "comments", "comment_signature"
     if meta.is_copyright(text):
         return "copyright", "copyright_notice"
     if meta.parse_contributors(text):
@@ -333,6 +367,8 @@ def classify_alone(block: Block) -> tuple[str, str] | None:
         return "caption", "position_in_photo"
     if block.words <= 25 and _RELATED_PREFIX.match(text):
         return "related", "related_link"
+    if block.words <= 30 and _TAGS_LINE.match(text):
+        return "related", "tags_line"
     if block.words <= 40 and _BROWSER_NOTICE.search(text):
         return "banner", "browser_notice"
     if block.words <= 60 and _CONTACT.search(text) and _CONTACT_WORDS.search(text):
@@ -383,6 +419,7 @@ def clean_text(
     title: str | None = None,
     template: frozenset[str] = frozenset(),
     by_position: bool = True,
+    model: BlockModel | None = None,
 ) -> CleanResult:
     """Clean one article's text. `title`, when the caller already knows it (HTML metadata, a
     JSONL field), is used to spot repeats and stops the cleaner from taking another line as title.
@@ -392,21 +429,14 @@ def clean_text(
     standing above the headline or after the article, and no paragraph for being printed twice.
     That is the mode for text an HTML extractor already cut to the article: what it kept around
     the story is mostly the story's own lists and short lines (`make eval`).
+
+    `model` scores the blocks of whole-page text (`transforms.block_model`); None is the model
+    that ships with the package. Text that does not look like a whole page never uses it.
     """
-    repaired, audit = repair(text)
-    blocks = split_blocks(repaired)
+    blocks, audit = classified_blocks(text, template)
     result = CleanResult(paragraphs=[])
 
-    for block in blocks:
-        found = classify_alone(block)
-        if found:
-            block.kind, block.rule = found
-    if template:
-        _mark_template(blocks, template)
-    _mark_teasers(blocks)
-    _mark_comments(blocks)
-
-    start, end = _main_region(blocks)
+    start, end = _main_region(blocks, model if model is not None else shipped_model())
     given_title = title
     result.title = title if title is not None else _take_title(blocks[:start])
     _mark_repeats(blocks, result.title, long_lines=by_position)
@@ -417,6 +447,8 @@ def clean_text(
         inside = start <= index <= end
         if inside and block.kind is None and is_call_to_action(block.text, inside_article=True):
             block.kind, block.rule = "banner", "call_to_action"
+        if block.kind is None and is_post_line(block):
+            block.kind, block.rule = "post_meta", "posted_line"
         if block.kind is None:
             result.paragraphs.append(block.text)
         else:
@@ -437,6 +469,24 @@ def clean_text(
     if result.title is not None and given_title is None:
         result.origins["title"] = "headline_line"
     return result
+
+
+def classified_blocks(
+    text: str, template: frozenset[str] = frozenset()
+) -> tuple[list[Block], list[Boilerplate]]:
+    """The repaired text's blocks, each classified alone and in context (steps 1 to 4), and the
+    audit of the repairs."""
+    repaired, audit = repair(text)
+    blocks = split_blocks(repaired)
+    for block in blocks:
+        found = classify_alone(block)
+        if found:
+            block.kind, block.rule = found
+    if template:
+        _mark_template(blocks, template)
+    _mark_teasers(blocks)
+    _mark_comments(blocks)
+    return blocks, audit
 
 
 def _mark_comments(blocks: list[Block], prose_before: int = 30, lookahead: int = 8) -> None:
@@ -466,9 +516,6 @@ def _mark_teasers(blocks: list[Block]) -> None:
         nxt = blocks[index + 1] if index + 1 < len(blocks) else None
         if block.kind is None and nxt is not None and nxt.rule == "read_more_link":
             block.kind, block.rule = "related", "teaser_before_read_more"
-
-
-BARRIERS = frozenset({"copyright", "byline", "comments"})
 
 
 def block_score(block: Block, short_penalty: float = 2.0) -> float:
@@ -501,12 +548,76 @@ def densest_run(scores: list[float]) -> tuple[int, int]:
     return best_span
 
 
-def _main_region(blocks: list[Block]) -> tuple[int, int]:
-    """(first, last) index of the article: the densest run of prose, never crossing a copyright
-    notice or a byline; (0, -1) when nothing looks like text."""
+WHOLE_PAGE_MIN_BLOCKS = 30
+WHOLE_PAGE_SHORT_SHARE = 0.3
+WHOLE_PAGE_OUTSIDE_SHARE = 0.2
+"""Text looks like a whole page when it has at least `WHOLE_PAGE_MIN_BLOCKS` blocks, at least
+`WHOLE_PAGE_SHORT_SHARE` of them short unclassified lines that are not sentences (menus, link
+lists), and at least `WHOLE_PAGE_OUTSIDE_SHARE` of them outside the rules' densest run of prose
+(the page's furniture around its article). On aeb-dev's whole-page texts the short share is 0.42
+to 0.94 (median 0.75) and the share outside 0.35 or more; on its extracted articles the short
+share's median is 0.00 to 0.06, and the few made of lists, with up to 0.88 short lines, have
+0.04 or less outside: the share outside is what tells them apart."""
+MODEL_THRESHOLD = 0.4
+"""A block's probability of being article text above which it argues for the region."""
+MIN_MODEL_SHARE = 0.3
+"""The share of the words of the rules' run below which the learned run is not trusted."""
+
+
+def short_share(blocks: Sequence[Block]) -> float:
+    """The share of blocks that are short lines, not sentences, and not classified."""
     short = sum(1 for b in blocks if b.kind is None and not b.sentence_like and b.words < 15)
-    short_penalty = 0.5 + 2.0 * short / max(1, len(blocks))
-    scores = [block_score(b, short_penalty) for b in blocks]
+    return short / max(1, len(blocks))
+
+
+def whole_page(blocks: Sequence[Block]) -> bool:
+    """Whether the blocks look like a whole page's text rather than an article."""
+    if len(blocks) < WHOLE_PAGE_MIN_BLOCKS or short_share(blocks) < WHOLE_PAGE_SHORT_SHARE:
+        return False
+    first, last = _best_span(blocks, rule_scores(blocks))
+    return 1 - (last - first + 1) / len(blocks) >= WHOLE_PAGE_OUTSIDE_SHARE
+
+
+def rule_scores(blocks: Sequence[Block]) -> list[float]:
+    """Each block's `block_score`, the cost of a short line set by how common they are."""
+    short_penalty = 0.5 + 2.0 * short_share(blocks)
+    return [block_score(b, short_penalty) for b in blocks]
+
+
+def model_scores(blocks: Sequence[Block], model: BlockModel) -> list[float]:
+    """Each block's region score from the learned model: its words (at least one) times how far
+    its probability of being article text is above or below `MODEL_THRESHOLD`."""
+    dense = densest_run(rule_scores(blocks))
+    probabilities = model.probabilities(model_features(blocks, dense))
+    return [
+        max(1, b.words) * (float(p) - MODEL_THRESHOLD)
+        for b, p in zip(blocks, probabilities, strict=True)
+    ]
+
+
+def _main_region(blocks: list[Block], model: BlockModel | None = None) -> tuple[int, int]:
+    """(first, last) index of the article: the densest run of prose, never crossing a copyright
+    notice or a byline; (0, -1) when nothing looks like text. In whole-page text the learned
+    model's run is taken instead, unless it keeps under `MIN_MODEL_SHARE` of the words of the
+    rules' run: a story told in tables or lists looks like a menu line by line, and the model
+    then lands on a lone paragraph beside it (on aeb-dev, a standings table and a meal plan)."""
+    span = _best_span(blocks, rule_scores(blocks))
+    if model is not None and whole_page(blocks):
+        learned = _best_span(blocks, model_scores(blocks, model))
+        if _words_in(blocks, learned) >= MIN_MODEL_SHARE * _words_in(blocks, span):
+            span = learned
+    if span[1] < 0:
+        unclassified = [i for i, b in enumerate(blocks) if b.kind is None]
+        return (unclassified[0], unclassified[-1]) if unclassified else (0, -1)
+    return span
+
+
+def _words_in(blocks: Sequence[Block], span: tuple[int, int]) -> int:
+    return sum(b.words for b in blocks[span[0] : span[1] + 1])
+
+
+def _best_span(blocks: Sequence[Block], scores: list[float]) -> tuple[int, int]:
+    """The run with the largest sum of scores that crosses no barrier; (0, -1) if none > 0."""
     best, best_span = 0.0, (0, -1)
     segment_start = 0
     for index in [*(i for i, b in enumerate(blocks) if b.kind in BARRIERS), len(blocks)]:
@@ -515,9 +626,6 @@ def _main_region(blocks: list[Block]) -> tuple[int, int]:
         if last >= first and total > best:
             best, best_span = total, (segment_start + first, segment_start + last)
         segment_start = index + 1
-    if best_span[1] < 0:
-        unclassified = [i for i, b in enumerate(blocks) if b.kind is None]
-        return (unclassified[0], unclassified[-1]) if unclassified else (0, -1)
     return best_span
 
 

@@ -23,6 +23,7 @@ from newsbeam.schemas import Boilerplate, Provenance, RawDocument, Reject, stora
 from newsbeam.schemas.text import WORD as _WORD
 from newsbeam.schemas.text import words
 from newsbeam.transforms import metadata as meta
+from newsbeam.transforms.block_model import BlockModel
 from newsbeam.transforms.candidates import (
     DEFAULT,
     LAZY,
@@ -260,13 +261,18 @@ def _page_date(value: str | None) -> datetime | None:
 
 
 def extract_article(
-    doc: RawDocument, now: datetime | None = None, template: frozenset[str] = frozenset()
+    doc: RawDocument,
+    now: datetime | None = None,
+    template: frozenset[str] = frozenset(),
+    model: BlockModel | None = None,
 ) -> dict[str, Any]:
-    """The fields of an Article for one document (Validate checks them).
+    """The fields of an Article for one document (Validate checks them). `model` scores the
+    blocks of whole-page text (None: the shipped one; `make eval` passes others to
+    cross-validate it).
 
     Raises ExtractionError when there is no article text at all.
     """
-    return article_fields(page_text(doc), now, template)
+    return article_fields(page_text(doc), now, template, model=model)
 
 
 def article_fields(
@@ -274,6 +280,7 @@ def article_fields(
     now: datetime | None = None,
     template: frozenset[str] = frozenset(),
     by_position: bool | None = None,
+    model: BlockModel | None = None,
 ) -> dict[str, Any]:
     """Clean a page's text and gather its fields; `template` holds its source's template lines.
     The cleaner removes lines by position in text input only (`by_position` None), not in text
@@ -282,7 +289,9 @@ def article_fields(
     doc, page = text.doc, text.page
     if by_position is None:
         by_position = doc.kind != "html"
-    cleaned = clean_text(text.text, title=text.title, template=template, by_position=by_position)
+    cleaned = clean_text(
+        text.text, title=text.title, template=template, by_position=by_position, model=model
+    )
     audit = [*doc.repairs, *text.dropped, *cleaned.boilerplate]  # Read, extractors, cleaner
 
     published_at, date_source = None, None

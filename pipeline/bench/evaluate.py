@@ -13,7 +13,12 @@ with `peer-output/NAME.json` ({"output": {ID: {articleBody}}}), or `ID.html.gz` 
   fifths of a folder and scored on the fifth left out (5 folds);
 - where the folder has peer output, on whole-page text (`inscriptis`, `html-text`) and
   residual-boilerplate text (`readability`, `goose3`, `newspaper`) given as `.txt` input,
-  each beside the score of the input as given;
+  each beside the score of the input as given; on every folder, the whole page's text
+  (resiliparse without its main-content pass) and readability's article. Where the folder can
+  train the cleaner's whole-page block model (it has the whole-page peers: the model's own
+  training folder), each text input is also scored with the model trained on four fifths of
+  the pages and applied to the fifth left out (5 folds); elsewhere the shipped model is the
+  held-out figure;
 - for speed: extraction time per page against the time NER takes on the same bodies.
 
 The metric is the benchmark's: `\\w+` tokens, multisets of 4-token shingles, per-document true
@@ -38,6 +43,7 @@ from typing import Any
 
 from newsbeam.schemas import RawDocument
 from newsbeam.schemas.text import shingle_counts
+from newsbeam.transforms.block_model import BlockModel
 from newsbeam.transforms.candidates import (
     EXTRACTORS,
     LAZY,
@@ -59,6 +65,8 @@ from newsbeam.transforms.read import parse_file
 __all__ = ["evaluate", "score", "shingle_counts"]
 
 TEXT_INPUTS = ("inscriptis", "html-text", "readability", "goose3", "newspaper")
+WHOLE_PAGE_INPUTS = ("inscriptis", "html-text", "whole page")
+"""The whole-page texts the cleaner's block model trains on (`train_cleaner`)."""
 CANDIDATES = (PRECISION, *EXTRACTORS)
 SETTINGS = tuple((k, p) for k in (1, 2, 3) for p in (False, True))
 """(extractors that must hold a line, cleaner removes by position): every setting is scored."""
@@ -274,32 +282,67 @@ def text_inputs(bench: Benchmark, pages: dict[str, Page]) -> dict[str, dict[str,
     return inputs
 
 
+def fold_models(
+    bench: Benchmark, inputs: dict[str, dict[str, str]]
+) -> dict[int, BlockModel] | None:
+    """The block model trained on each fold's other pages, for a folder that has the
+    whole-page peers the shipped model trains on; None for any other folder (scored with the
+    shipped model, trained on none of its pages)."""
+    from newsbeam.pipeline.bench.train_cleaner import train
+
+    if not all(name in bench.peers for name in WHOLE_PAGE_INPUTS if name != "whole page"):
+        return None
+    ids = sorted(bench.truth)
+    texts = {i: [inputs[n][i] for n in WHOLE_PAGE_INPUTS if inputs[n].get(i)] for i in ids}
+    return {
+        fold: train(bench.truth, texts, [i for i in ids if fold_of(i) != fold])
+        for fold in range(FOLDS)
+    }
+
+
+def text_bodies(
+    name: str,
+    texts: dict[str, str],
+    ids: Sequence[str],
+    models: dict[int, BlockModel] | None = None,
+) -> dict[str, str]:
+    """Each text's body as `newsbeam run` writes it for a `.txt` file; with `models`, each page
+    cleaned with its fold's model."""
+    bodies = {}
+    for i in ids:
+        doc = RawDocument(
+            source_uri=f"{name}/{i}.txt",
+            kind="text",
+            content=texts.get(i, ""),
+            encoding="utf-8",
+        )
+        model = models[fold_of(i)] if models else None
+        try:
+            bodies[i] = extract_article(doc, model=model)["body"]
+        except ExtractionError:
+            bodies[i] = ""
+    return bodies
+
+
 def text_rows(bench: Benchmark, pages: dict[str, Page]) -> list[dict]:
     rows = []
     ids = sorted(bench.truth)
-    for name, texts in text_inputs(bench, pages).items():
-        bodies = {}
+    inputs = text_inputs(bench, pages)
+    models = fold_models(bench, inputs)
+    for name, texts in inputs.items():
         started = time.process_time()
-        for i in ids:
-            doc = RawDocument(
-                source_uri=f"{name}/{i}.txt",
-                kind="text",
-                content=texts.get(i, ""),
-                encoding="utf-8",
-            )
-            try:
-                bodies[i] = extract_article(doc)["body"]
-            except ExtractionError:
-                bodies[i] = ""
+        bodies = text_bodies(name, texts, ids)
         seconds = time.process_time() - started
-        rows.append(
-            {
-                "input": name,
-                "as_given": asdict(score((bench.truth[i], texts.get(i, "")) for i in ids)),
-                "newsbeam": asdict(score((bench.truth[i], bodies[i]) for i in ids)),
-                "seconds": round(seconds, 2),
-            }
-        )
+        row = {
+            "input": name,
+            "as_given": asdict(score((bench.truth[i], texts.get(i, "")) for i in ids)),
+            "newsbeam": asdict(score((bench.truth[i], bodies[i]) for i in ids)),
+            "seconds": round(seconds, 2),
+        }
+        if models:
+            held_out = text_bodies(name, texts, ids, models)
+            row["cross_validated"] = asdict(score((bench.truth[i], held_out[i]) for i in ids))
+        rows.append(row)
     return rows
 
 
@@ -409,10 +452,18 @@ def table(results: dict) -> str:
             f"({ms['extraction_every_candidate'] / ms['ner']:.0%}); readability run on "
             f"{html['lazy_candidates_run']:.0%} of pages"
         )
-        lines += ["", f"{name}: text input", f"{'':<16}{'as given F1':>12}{'newsbeam F1':>13}"]
+        folds = any("cross_validated" in r for r in entry["text_inputs"])
+        lines += [
+            "",
+            f"{name}: text input",
+            f"{'':<16}{'as given F1':>12}{'newsbeam F1':>13}"
+            + (f"{f'{FOLDS}-fold CV F1':>15}" if folds else ""),
+        ]
         for r in entry["text_inputs"]:
+            held_out = f"{r['cross_validated']['f1']:>15.3f}" if "cross_validated" in r else ""
             lines.append(
                 f"  {r['input']:<14}{r['as_given']['f1']:>12.3f}{r['newsbeam']['f1']:>13.3f}"
+                + held_out
             )
         if "peers_on_html" in entry:
             lines += ["", f"{name}: peers' published output on the same pages"]
