@@ -212,3 +212,12 @@ def test_the_dask_code_the_adapter_replaces_is_still_beams_2_77():
     ]
     installed = transform_evaluator.TRANSLATIONS[_Flatten]
     assert (installed.__module__, installed.__qualname__) == (dask_runner.__name__, "Flatten")
+
+
+def test_local_dask_workers_run_without_the_profiler():
+    import dask
+    from distributed import Client
+
+    with local_cluster(1) as address, Client(address) as client:
+        settings = client.run(lambda: dask.config.get("distributed.worker.profile.enabled"))
+    assert list(settings.values()) == [False]
