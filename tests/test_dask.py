@@ -154,6 +154,21 @@ class Cluster:
                 process.wait(timeout=10)
 
 
+def run_on(cluster: Cluster, inputs: Path, output: Path, *flags: str):
+    """`newsbeam run` of the test inputs on `cluster`."""
+    return run_cli(
+        "run",
+        *patterns(inputs),
+        "--output",
+        str(output),
+        "--runner",
+        "DaskRunner",
+        "--dask_client_address",
+        cluster.address,
+        *flags,
+    )
+
+
 @pytest.fixture
 def cluster(tmp_path, request):
     started = Cluster(tmp_path, workers=2, hash_seed=request.param)
@@ -167,16 +182,7 @@ def test_a_real_dask_cluster_gives_the_direct_runners_output(
     inputs, direct_output, cluster, tmp_path
 ):
     output = tmp_path / "out"
-    result = run_cli(
-        "run",
-        *patterns(inputs),
-        "--output",
-        str(output),
-        "--runner",
-        "DaskRunner",
-        "--dask_client_address",
-        cluster.address,
-    )
+    result = run_on(cluster, inputs, output)
     assert result.returncode == 0, result.stderr
     counts = read_manifest(output)["counts"]
     assert counts["read"] == counts["written"] + counts["rejected"] + counts["duplicates"] == 31
@@ -245,18 +251,7 @@ def test_a_dask_run_goes_through_its_input_in_chunks_and_loses_nothing(
     chunked = run_cli("run", *patterns(inputs), "--output", str(direct), "--chunk-files", "20")
     assert chunked.returncode == 0, chunked.stderr
     output = tmp_path / "out"
-    result = run_cli(
-        "run",
-        *patterns(inputs),
-        "--output",
-        str(output),
-        "--runner",
-        "DaskRunner",
-        "--dask_client_address",
-        cluster.address,
-        "--chunk-files",
-        "10",
-    )
+    result = run_on(cluster, inputs, output, "--chunk-files", "10")
     assert result.returncode == 0, result.stderr
     assert "chunk 2/2" in result.stderr
     counts = read_manifest(output)["counts"]
