@@ -570,11 +570,12 @@ def short_share(blocks: Sequence[Block]) -> float:
     return short / max(1, len(blocks))
 
 
-def whole_page(blocks: Sequence[Block]) -> bool:
-    """Whether the blocks look like a whole page's text rather than an article."""
+def whole_page(blocks: Sequence[Block], span: tuple[int, int] | None = None) -> bool:
+    """Whether the blocks look like a whole page's text rather than an article. `span`: the
+    rules' run, when the caller has it."""
     if len(blocks) < WHOLE_PAGE_MIN_BLOCKS or short_share(blocks) < WHOLE_PAGE_SHORT_SHARE:
         return False
-    first, last = _best_span(blocks, rule_scores(blocks))
+    first, last = span if span is not None else _best_span(blocks, rule_scores(blocks))
     return 1 - (last - first + 1) / len(blocks) >= WHOLE_PAGE_OUTSIDE_SHARE
 
 
@@ -584,10 +585,13 @@ def rule_scores(blocks: Sequence[Block]) -> list[float]:
     return [block_score(b, short_penalty) for b in blocks]
 
 
-def model_scores(blocks: Sequence[Block], model: BlockModel) -> list[float]:
+def model_scores(
+    blocks: Sequence[Block], model: BlockModel, scores: list[float] | None = None
+) -> list[float]:
     """Each block's region score from the learned model: its words (at least one) times how far
-    its probability of being article text is above or below `MODEL_THRESHOLD`."""
-    dense = densest_run(rule_scores(blocks))
+    its probability of being article text is above or below `MODEL_THRESHOLD`. `scores`: the
+    blocks' `rule_scores`, when the caller has them."""
+    dense = densest_run(scores if scores is not None else rule_scores(blocks))
     probabilities = model.probabilities(model_features(blocks, dense))
     return [
         max(1, b.words) * (float(p) - MODEL_THRESHOLD)
@@ -601,9 +605,10 @@ def _main_region(blocks: list[Block], model: BlockModel | None = None) -> tuple[
     model's run is taken instead, unless it keeps under `MIN_MODEL_SHARE` of the words of the
     rules' run: a story told in tables or lists looks like a menu line by line, and the model
     then lands on a lone paragraph beside it (on aeb-dev, a standings table and a meal plan)."""
-    span = _best_span(blocks, rule_scores(blocks))
-    if model is not None and whole_page(blocks):
-        learned = _best_span(blocks, model_scores(blocks, model))
+    scores = rule_scores(blocks)
+    span = _best_span(blocks, scores)
+    if model is not None and whole_page(blocks, span):
+        learned = _best_span(blocks, model_scores(blocks, model, scores))
         if _words_in(blocks, learned) >= MIN_MODEL_SHARE * _words_in(blocks, span):
             span = learned
     if span[1] < 0:
