@@ -1,8 +1,10 @@
 """Whole-page text (menus, link lists, related teasers, a comment thread and a footer around the
 story) cleaned to the story; clean text left alone; the block model's weights and training.
 
-tests/whole_pages/ holds pages written for these tests (CC0): a news page and a 2012-style blog
-page. Their stories are the paragraphs the assertions list; nothing else on them is article."""
+tests/whole_pages/ holds pages written for these tests (CC0): a news page and two 2012-style
+blog pages (a Blogger-like one whose comments are signed `NAME said...`, a WordPress-like one
+whose comments carry a name and a time stamp on one line). Their stories are the paragraphs
+the assertions list; nothing else on them is article."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from newsbeam.transforms.cleaner import (
     classified_blocks,
     clean_text,
     densest_run,
+    is_comment_stamp,
     rule_scores,
     whole_page,
 )
@@ -38,6 +41,7 @@ def _story(text: str, first: str, last: str) -> list[str]:
 
 NEWS_STORY = ("The blue ferry that links", "The board says it will publish")
 BLOG_STORY = ("For twenty years I turned", "Still, I have not dug a bed since.")
+LIBRARY_STORY = ("The council's draft budget", "The public consultation is open")
 
 
 @pytest.mark.parametrize(
@@ -52,6 +56,11 @@ BLOG_STORY = ("For twenty years I turned", "Still, I have not dug a bed since.")
             "garden_blog.txt",
             BLOG_STORY,
             ("Posted by Helen", "Labels:", "the slugs loved", "Blog Archive", "Muddy Boots"),
+        ),
+        (
+            "library_blog.txt",
+            LIBRARY_STORY,
+            ("Margaret Hollis", "devil's advocate", "The choir I sing", "Leave a", "Roadworks"),
         ),
     ],
 )
@@ -125,3 +134,37 @@ def test_blocks_are_labelled_by_the_shingles_they_share_with_the_truth():
 def test_a_comment_signature_is_told_from_a_quote_introduction(line, signature):
     (block,) = classified_blocks(line)[0]
     assert (block.rule == "comment_signature") is signature
+
+
+@pytest.mark.parametrize(
+    ("line", "stamp"),
+    [
+        ("March 14, 2012 at 8:02 am", True),
+        ("Dev Patel | March 14, 2012 at 9:15 am", True),
+        ("Posted by: Ann | 05 March 2012 at 15:45", True),
+        ("14/03/2012 20:02:11", True),
+        ("March 14, 2012", False),
+        ("Kick-off 3:00", False),
+        ("The meeting starts at 7:30 pm on Wednesday, March 14, 2012, in the hall.", False),
+    ],
+)
+def test_a_comment_stamp_is_a_short_line_with_a_year_and_a_clock_time(line, stamp):
+    (block,) = classified_blocks(line)[0]
+    assert is_comment_stamp(block) is stamp
+
+
+def test_the_posts_own_time_stamp_under_a_comment_count_is_not_a_comment_thread():
+    """A count of comments with one stamp after it is the post's header, not its comments."""
+    story = [
+        "The council's draft budget closes the Northgate library on Sundays from June, saving a "
+        "little under nine thousand pounds a year, the smallest line in a long document.",
+        "3 comments",
+        "March 14, 2012 at 7:30 am",
+        "Sunday is the only day many families in this part of town can visit together.",
+        "The building is heated on Sundays anyway, because the community room upstairs is let.",
+        "The public consultation is open until the end of the month.",
+    ]
+    blocks, _ = classified_blocks("\n".join(story))
+    assert not any(b.rule in ("comments_section", "comment_stamp") for b in blocks)
+    paragraphs = clean_text("\n".join(story)).paragraphs
+    assert story[3] in paragraphs and story[5] in paragraphs

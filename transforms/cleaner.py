@@ -141,6 +141,8 @@ _COMMENT_SIGNATURE = re.compile(
     r"|^reply$|^(?:like|report|flag)$",
     re.IGNORECASE,
 )
+_CLOCK = re.compile(r"(?<![\d:])\d{1,2}:[0-5]\d(?::[0-5]\d)?(?!\d)")
+"""A clock time: `3:45`, `15:45:02` (`am`/`pm` may follow)."""
 _POST_LINE = re.compile(
     r"^(?:posted|published|written|filed|submitted)\s+(?:by|in|on|at|under)\b", re.IGNORECASE
 )
@@ -489,17 +491,38 @@ def classified_blocks(
     return blocks, audit
 
 
+def is_comment_stamp(block: Block) -> bool:
+    """A short line with a year and a clock time: `March 5, 2012 at 3:45 pm`, `Posted by: Ann |
+    05 March 2012 at 15:45`. One stands under many posts' headlines too; a thread has one per
+    comment."""
+    return (
+        block.words <= 20
+        and not block.sentence_like
+        and bool(_CLOCK.search(block.text))
+        and bool(meta.YEAR.search(block.text))
+    )
+
+
 def _mark_comments(blocks: list[Block], prose_before: int = 30, lookahead: int = 8) -> None:
     """Readers' comments follow the article: everything after a comments header that comes after
-    some prose, and is followed by comment signatures (`NAME says:`), is the comments section.
-    (A bare count such as `New, 15 comments` under a headline is only a link.)"""
+    some prose, and is followed by a comment signature (`NAME says:`) or by two comment time
+    stamps, is the comments section. (A bare count such as `New, 15 comments` under a headline
+    is only a link; one date and time under it is the post's own.)"""
+    stamps = [b for b in blocks if is_comment_stamp(b)]
+    if len(stamps) >= 3:
+        for stamp in stamps[1:]:
+            if stamp.kind in (None, "date_line"):
+                stamp.kind, stamp.rule = "comments", "comment_stamp"
     prose = 0
     for index, block in enumerate(blocks):
         following = blocks[index + 1 : index + 1 + lookahead]
         if (
             block.kind == "comments"
             and prose >= prose_before
-            and any(b.words <= 15 and _COMMENT_SIGNATURE.search(b.text) for b in following)
+            and (
+                any(b.words <= 15 and _COMMENT_SIGNATURE.search(b.text) for b in following)
+                or sum(1 for b in following if is_comment_stamp(b)) >= 2
+            )
         ):
             for later in blocks[index + 1 :]:
                 if later.kind is None:

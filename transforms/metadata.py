@@ -95,7 +95,7 @@ _DATE_LABEL = re.compile(
     r"^(?:(?:first\s+|last\s+)?(?:date|published|updated|posted|modified)(?:\s+on|\s+at)?\s*:?\s*)",
     re.IGNORECASE,
 )
-_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
+YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 _DATE_SETTINGS = {
     "TIMEZONE": "UTC",
     "TO_TIMEZONE": "UTC",
@@ -110,7 +110,7 @@ def parse_date(text: str) -> datetime | None:
     """A date with day, month and a four-digit year, in UTC; None for anything else."""
     import dateparser  # imported on first use: it is slow to import and only header lines need it
 
-    if len(text) > 80 or not _YEAR.search(text):
+    if len(text) > 80 or not YEAR.search(text):
         return None
     return dateparser.parse(text, languages=["en"], settings=_DATE_SETTINGS)
 
