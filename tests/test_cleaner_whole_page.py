@@ -143,6 +143,8 @@ def test_a_comment_signature_is_told_from_a_quote_introduction(line, signature):
         ("Dev Patel | March 14, 2012 at 9:15 am", True),
         ("Posted by: Ann | 05 March 2012 at 15:45", True),
         ("14/03/2012 20:02:11", True),
+        ("Ann Kowalski · 3 hours ago", True),
+        ("a year ago", True),
         ("March 14, 2012", False),
         ("Kick-off 3:00", False),
         ("The meeting starts at 7:30 pm on Wednesday, March 14, 2012, in the hall.", False),

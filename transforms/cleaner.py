@@ -143,6 +143,8 @@ _COMMENT_SIGNATURE = re.compile(
 )
 _CLOCK = re.compile(r"(?<![\d:])\d{1,2}:[0-5]\d(?::[0-5]\d)?(?!\d)")
 """A clock time: `3:45`, `15:45:02` (`am`/`pm` may follow)."""
+_AGO = re.compile(r"\b(?:an?|\d+)\s+(?:second|minute|hour|day|week|month|year)s?\s+ago\b", re.I)
+"""A relative time, as comment widgets stamp comments: `3 hours ago`, `a year ago`."""
 _POST_LINE = re.compile(
     r"^(?:posted|published|written|filed|submitted)\s+(?:by|in|on|at|under)\b", re.IGNORECASE
 )
@@ -492,15 +494,13 @@ def classified_blocks(
 
 
 def is_comment_stamp(block: Block) -> bool:
-    """A short line with a year and a clock time: `March 5, 2012 at 3:45 pm`, `Posted by: Ann |
-    05 March 2012 at 15:45`. One stands under many posts' headlines too; a thread has one per
-    comment."""
-    return (
-        block.words <= 20
-        and not block.sentence_like
-        and bool(_CLOCK.search(block.text))
-        and bool(meta.YEAR.search(block.text))
-    )
+    """A short line with a year and a clock time, or a relative time: `March 5, 2012 at 3:45 pm`,
+    `Posted by: Ann | 05 March 2012 at 15:45`, `Ann · 3 hours ago`. One stands under many posts'
+    headlines too; a thread has one per comment."""
+    if block.words > 20 or block.sentence_like:
+        return False
+    text = block.text
+    return bool(_CLOCK.search(text) and meta.YEAR.search(text)) or bool(_AGO.search(text))
 
 
 def _mark_comments(blocks: list[Block], prose_before: int = 30, lookahead: int = 8) -> None:
