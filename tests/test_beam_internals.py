@@ -221,3 +221,16 @@ def test_local_dask_workers_run_without_the_profiler():
     with local_cluster(1) as address, Client(address) as client:
         settings = client.run(lambda: dask.config.get("distributed.worker.profile.enabled"))
     assert list(settings.values()) == [False]
+
+
+def test_local_dask_workers_preload_the_batch_garbage_collector_setting():
+    import gc
+
+    from distributed import Client
+
+    from newsbeam.pipeline.run.worker_setup import GC_THRESHOLD
+
+    with local_cluster(1) as address, Client(address) as client:
+        thresholds = client.run(gc.get_threshold)
+    assert list(thresholds.values()) == [GC_THRESHOLD]
+    assert gc.get_threshold() != GC_THRESHOLD  # the client's own process is left alone

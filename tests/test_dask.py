@@ -132,6 +132,8 @@ class Cluster:
                         f"w{number}",
                         "--dashboard-address",
                         ":0",
+                        "--preload",  # as deploy/dask/README.md starts workers
+                        "newsbeam.pipeline.run.worker_setup",
                         *([] if hash_seed is not None else ["--no-nanny"]),
                     ],
                     env=worker_env,

@@ -11,6 +11,8 @@ Local workers also run without distributed's statistical profiler, which samples
 worker's stack every 10 ms for the dashboard: with it on, a worker took 87 s for 1,000
 documents, without it 79 s (`newsbeam.pipeline.bench.bench`, one worker; the DirectRunner 64 s).
 On a cluster of your own, start workers with `DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False`.
+They preload `newsbeam.pipeline.run.worker_setup` too (the garbage collector set for batch work;
+`dask worker --preload newsbeam.pipeline.run.worker_setup` on your own cluster).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import os
 from collections.abc import Iterator
 
 HASH_SEED = "0"
+WORKER_SETUP = "newsbeam.pipeline.run.worker_setup"
+"""Preloaded by local workers: the garbage collector's threshold for batch work (see there)."""
 
 
 class ClusterError(RuntimeError):
@@ -60,8 +64,8 @@ def check_hash_seeds(address: str, timeout: str = "20s") -> int:
 def local_cluster(workers: int) -> Iterator[str]:
     """A local Dask cluster of `workers` single-threaded processes; yields its address.
 
-    Workers inherit PYTHONHASHSEED (see the module docstring), log only errors and run without
-    the profiler."""
+    Workers inherit PYTHONHASHSEED (see the module docstring), log only errors, run without
+    the profiler and preload `WORKER_SETUP`."""
     import dask
     from distributed import LocalCluster
 
@@ -75,7 +79,11 @@ def local_cluster(workers: int) -> Iterator[str]:
     try:
         with (
             dask.config.set(
-                {"logging.distributed": "error", "distributed.worker.profile.enabled": False}
+                {
+                    "logging.distributed": "error",
+                    "distributed.worker.profile.enabled": False,
+                    "distributed.worker.preload": [WORKER_SETUP],
+                }
             ),
             LocalCluster(
                 n_workers=workers,
