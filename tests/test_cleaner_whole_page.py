@@ -170,3 +170,32 @@ def test_the_posts_own_time_stamp_under_a_comment_count_is_not_a_comment_thread(
     assert not any(b.rule in ("comments_section", "comment_stamp") for b in blocks)
     paragraphs = clean_text("\n".join(story)).paragraphs
     assert story[3] in paragraphs and story[5] in paragraphs
+
+
+STORY = [
+    "The council's draft budget closes the Northgate library on Sundays from June, saving a "
+    "little under nine thousand pounds a year, the smallest line in a long document.",
+    "Sunday is the only day many families in this part of town can visit together, and on a wet "
+    "afternoon last month forty people were in the reading room.",
+]
+THREAD = [
+    "I could not agree more, and if the council wants to save money it should look at the "
+    "consultants it hired last year to tell it what every resident could have told it for free.",
+    "Playing devil's advocate here: Sunday visits fell by a fifth over three years, and the same "
+    "money would keep the mobile library running for the villages on the ring road, where there "
+    "is no branch at all.",
+]
+
+
+@pytest.mark.parametrize(
+    "header", ["Leave a Reply", "Post a Comment", "4 Responses to “Sunday opening”"]
+)
+def test_a_header_that_only_follows_an_article_ends_it_without_signatures(header):
+    paragraphs = clean_text("\n".join([*STORY, header, *THREAD])).paragraphs
+    assert paragraphs == STORY
+
+
+def test_a_comment_link_under_the_headline_does_not_end_the_story():
+    """Only menu lines above it: no prose has come yet, so nothing has ended."""
+    text = "\n".join(["Home", "News", "Sunday opening", "Leave a comment", *STORY])
+    assert clean_text(text).paragraphs == STORY

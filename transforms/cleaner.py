@@ -145,6 +145,13 @@ _CLOCK = re.compile(r"(?<![\d:])\d{1,2}:[0-5]\d(?::[0-5]\d)?(?!\d)")
 """A clock time: `3:45`, `15:45:02` (`am`/`pm` may follow)."""
 _AGO = re.compile(r"\b(?:an?|\d+)\s+(?:second|minute|hour|day|week|month|year)s?\s+ago\b", re.I)
 """A relative time, as comment widgets stamp comments: `3 hours ago`, `a year ago`."""
+_CLOSING = re.compile(
+    r"^(?:leave|post|add|write|submit) a (?:comment|reply|response)\b"
+    r"|^\d[\d,]*\s+(?:responses?|replies|comments?) to\b|^comments (?:are|have been) closed\b"
+    r"|^join the (?:discussion|conversation)\b",
+    re.IGNORECASE,
+)
+"""An invitation to comment or a thread's title: after some prose, the story is over."""
 _POST_LINE = re.compile(
     r"^(?:posted|published|written|filed|submitted)\s+(?:by|in|on|at|under)\b", re.IGNORECASE
 )
@@ -505,9 +512,10 @@ def is_comment_stamp(block: Block) -> bool:
 
 def _mark_comments(blocks: list[Block], prose_before: int = 30, lookahead: int = 8) -> None:
     """Readers' comments follow the article: everything after a comments header that comes after
-    some prose, and is followed by a comment signature (`NAME says:`) or by two comment time
-    stamps, is the comments section. (A bare count such as `New, 15 comments` under a headline
-    is only a link; one date and time under it is the post's own.)"""
+    some prose, and either only ever follows an article (`Leave a reply`, `4 Responses to …`,
+    `Comments are closed`) or is followed by a comment signature (`NAME says:`) or by two comment
+    time stamps, is the comments section. (A bare count such as `New, 15 comments` under a
+    headline is only a link; one date and time under it is the post's own.)"""
     stamps = [b for b in blocks if is_comment_stamp(b)]
     if len(stamps) >= 3:
         for stamp in stamps[1:]:
@@ -520,7 +528,8 @@ def _mark_comments(blocks: list[Block], prose_before: int = 30, lookahead: int =
             block.kind == "comments"
             and prose >= prose_before
             and (
-                any(b.words <= 15 and _COMMENT_SIGNATURE.search(b.text) for b in following)
+                _CLOSING.search(block.text)
+                or any(b.words <= 15 and _COMMENT_SIGNATURE.search(b.text) for b in following)
                 or sum(1 for b in following if is_comment_stamp(b)) >= 2
             )
         ):
