@@ -97,15 +97,23 @@ _UI_WORDS = _vocabulary(
 _NUMBER = re.compile(r"\d+")
 _MINOR = _vocabulary("a an and as at but by for from in nor of on or so the to up via vs with")
 _LIST_MARKER = re.compile(r"^(?:[*+•·▪◦>»o-]|\d{1,2}[.)])\s")
+_CLOSING = re.compile(
+    r"^(?:leave|post|add|write|submit) a (?:comment|reply|response)\b"
+    r"|^\d[\d,]*\s+(?:responses?|replies|comments?) to\b|^comments (?:are|have been) closed\b"
+    r"|^join the (?:discussion|conversation)\b",
+    re.IGNORECASE,
+)
+"""A comments header worded as an invitation or a thread's title: after some prose, the story
+is over."""
 _COMMENTS_HEADER = re.compile(
     r"^(?:comments?|responses?|replies|reactions|discussion)\b.{0,20}$"
     r"|\b\d[\d,]*\s+(?:comments?|responses?|replies)\b"
-    r"|^(?:leave|post|add|write|submit) a (?:comment|reply|response)\b"
-    r"|^join the (?:discussion|conversation)\b|^(?:show|view|load|see) (?:all )?\d*\s*comments?\b"
+    r"|^(?:show|view|load|see) (?:all )?\d*\s*comments?\b"
     r"|^(?:one|two|three|four|five|no) (?:comments?|responses?|replies)\b"
-    r"|^comments (?:are|have been) closed\b",
+    rf"|{_CLOSING.pattern}",
     re.IGNORECASE,
 )
+"""Any comments header: a count or a label (also links under a headline), or a closing one."""
 _SIGNED = re.compile(
     r"^(?!(?:he|she|they|it|one|this|that|we|i|you)\s)[A-Z0-9@][^.!?:]{0,60}?\s"
     r"(?:says\s*:|(?:said|wrote|says)\s*(?:\.{2,}|…))\s*$",
@@ -145,13 +153,6 @@ _CLOCK = re.compile(r"(?<![\d:])\d{1,2}:[0-5]\d(?::[0-5]\d)?(?!\d)")
 """A clock time: `3:45`, `15:45:02` (`am`/`pm` may follow)."""
 _AGO = re.compile(r"\b(?:an?|\d+)\s+(?:second|minute|hour|day|week|month|year)s?\s+ago\b", re.I)
 """A relative time, as comment widgets stamp comments: `3 hours ago`, `a year ago`."""
-_CLOSING = re.compile(
-    r"^(?:leave|post|add|write|submit) a (?:comment|reply|response)\b"
-    r"|^\d[\d,]*\s+(?:responses?|replies|comments?) to\b|^comments (?:are|have been) closed\b"
-    r"|^join the (?:discussion|conversation)\b",
-    re.IGNORECASE,
-)
-"""An invitation to comment or a thread's title: after some prose, the story is over."""
 _POST_LINE = re.compile(
     r"^(?:posted|published|written|filed|submitted)\s+(?:by|in|on|at|under)\b", re.IGNORECASE
 )
