@@ -1,6 +1,7 @@
 """Crash safety, for real: the CLI is killed with SIGKILL while it writes articles, then run again
 into the same output. No partial file is ever visible, an article on disk always has its entity
-rows, and after the rerun every article, entity row and reject is there exactly once.
+rows, and after the rerun every article, entity row, reject and duplicate row is there exactly
+once.
 
 Determinism: the input spreads over 200 partitions, so writing articles takes hundreds of files;
 the test polls for the first visible article file and kills the process group at once, then
@@ -108,6 +109,8 @@ def test_a_run_killed_mid_write_leaves_no_partial_file_and_a_rerun_doubles_no_ro
     assert len(rejects) == ARTICLES // 50 and set(rejects.values()) == {1}
     counts = read_manifest(output)["counts"]
     assert counts["read"] == counts["written"] + counts["rejected"] + counts["duplicates"]
+    copies = Counter((d["source_uri"], d["article_id"]) for d in _rows(output, "duplicates"))
+    assert set(copies.values()) == {1} and len(copies) == counts["duplicates"]
     assert (counts["written"], counts["duplicates"]) == (
         ARTICLES - len(killed_articles),
         len(killed_articles),

@@ -77,7 +77,9 @@ def test_a_chain_of_rolling_updates_is_not_one_story(tmp_path):
         assert jaccard(kept, copy) >= DEFAULT_NEAR_DUPLICATE_THRESHOLD - 0.1
 
 
-def test_a_file_read_half_written_is_superseded_by_its_whole_version(tmp_path):
+def _half_then_whole(tmp_path: Path) -> tuple[list[str], Path, dict]:
+    """A story read half-written by one run, then whole by the next: (the run's arguments, the
+    output, the first run's article)."""
     whole = SEEDS[0].read_text(encoding="utf-8")
     paragraphs = whole.split("\n\n")
     half = "\n\n".join(paragraphs[: len(paragraphs) // 2])
@@ -85,13 +87,30 @@ def test_a_file_read_half_written_is_superseded_by_its_whole_version(tmp_path):
     inputs.mkdir()
     story = inputs / "story.txt"
     story.write_text(half, encoding="utf-8")  # the crawler is still writing it
-    result = run_cli("run", "--input", f"{inputs}/*.txt", "--output", str(output))
+    args = ["run", "--input", f"{inputs}/*.txt", "--output", str(output)]
+    result = run_cli(*args)
     assert result.returncode == 0, result.stderr
     (first,) = rows(output, "articles")
 
     story.write_text(whole, encoding="utf-8")  # the same path, now whole
-    result = run_cli("run", "--input", f"{inputs}/*.txt", "--output", str(output))
+    result = run_cli(*args)
     assert result.returncode == 0, result.stderr
+    return args, output, first
+
+
+def _unfinish_last_run(output: Path, tables: tuple[str, ...]) -> None:
+    """Make the last run look killed before it wrote `tables` and its ledger: those files of
+    its run (the newest run id) removed, with its `_inputs/` file."""
+    last = sorted(output.glob("_inputs/part-*.parquet"))[-1]
+    run = last.name.removesuffix(".parquet")
+    for table in tables:
+        for path in (output / table).rglob(f"{run}-*.parquet"):
+            path.unlink()
+    last.unlink()
+
+
+def test_a_file_read_half_written_is_superseded_by_its_whole_version(tmp_path):
+    _args, output, first = _half_then_whole(tmp_path)
     counts = balanced(output)
     assert (counts["read"], counts["written"], counts["duplicates"]) == (1, 1, 0)
     articles = {r["article_id"]: r for r in rows(output, "articles")}
@@ -104,8 +123,56 @@ def test_a_file_read_half_written_is_superseded_by_its_whole_version(tmp_path):
         "superseded",
     )
     assert superseded["source_uri"] == first["source_uri"]
-    # The current version of every story: articles without a row in duplicates/.
-    assert set(articles) - {d["article_id"] for d in rows(output, "duplicates")} == {newer}
+    assert _current(output) == {newer}
+
+
+def _superseded(output: Path) -> list[tuple[str, str]]:
+    return [
+        (d["article_id"], d["duplicate_of"])
+        for d in rows(output, "duplicates")
+        if d["reason"] == "superseded"
+    ]
+
+
+def _current(output: Path) -> set[str]:
+    """The current version of every story (docs/output.md): articles without a superseded row."""
+    return {r["article_id"] for r in rows(output, "articles")} - {
+        old for old, _newer in _superseded(output)
+    }
+
+
+def test_a_revision_whose_run_was_killed_before_its_superseded_row_gets_it_on_the_rerun(
+    tmp_path,
+):
+    args, output, first = _half_then_whole(tmp_path)
+    (newer,) = {r["article_id"] for r in rows(output, "articles")} - {first["article_id"]}
+    _unfinish_last_run(output, ("duplicates",))  # killed after articles/ and _index/
+    assert _superseded(output) == []
+
+    for rerun in range(2):
+        result = run_cli(*args)
+        assert result.returncode == 0, result.stderr
+        assert ("1 earlier articles in" in result.stderr) == (rerun == 0), result.stderr
+        assert _superseded(output) == [(first["article_id"], newer)]
+        assert _current(output) == {newer}
+        counts = balanced(output)  # the second run finds the file in the ledger
+        assert (counts["read"], counts["duplicates"], counts["skipped"]) == (
+            1 - rerun,
+            1 - rerun,
+            rerun,
+        )
+
+
+def test_a_revision_whose_run_was_killed_before_its_article_is_superseded_once(tmp_path):
+    args, output, first = _half_then_whole(tmp_path)
+    _unfinish_last_run(output, ("articles", "entities", "_index"))  # duplicates/ written first
+    assert len(_superseded(output)) == 1
+
+    result = run_cli(*args)
+    assert result.returncode == 0, result.stderr
+    (newer,) = {r["article_id"] for r in rows(output, "articles")} - {first["article_id"]}
+    assert _superseded(output) == [(first["article_id"], newer)]
+    assert _current(output) == {newer}
 
 
 def test_dedup_against_adds_to_the_output_history_never_replaces_it(tmp_path):
@@ -135,4 +202,6 @@ def test_dedup_against_adds_to_the_output_history_never_replaces_it(tmp_path):
         counts = balanced(output)
         assert counts["duplicates_by_reason"] == {"already_in_output": 3}
         shutil.rmtree(output / "_inputs")
+    # Counted by each run, each copy's row written once.
+    assert len(rows(output, "duplicates")) == 3
     assert sorted(r["article_id"] for r in rows(output, "articles")) == written

@@ -250,3 +250,20 @@ def test_published_files_are_synced_to_disk_before_their_rename(tmp_path, monkey
     write_parquet(str(tmp_path / "part-x.parquet"), [], INPUT_SCHEMA)
     assert len(synced) == 2  # the file, then its folder (the rename)
     assert [stat.S_ISDIR(mode) for mode in synced] == [False, True]
+
+
+@pytest.mark.parametrize(
+    ("name", "run"),
+    [
+        ("part-20240101T000000-ab12cd-00000.parquet", "20240101T000000-ab12cd"),
+        ("part-20240101T000000-ab12cd-c0003-00012.parquet", "20240101T000000-ab12cd-c0003"),
+        ("part-20240101T000000-ab12cd-c0003.parquet", "20240101T000000-ab12cd-c0003"),
+        ("part-nightly-00000.parquet", "nightly"),
+        ("part-compact-20240101T000000-ab12cd-00000.parquet", None),
+        ("notes.parquet", None),
+    ],
+)
+def test_the_run_of_an_output_file_is_read_from_its_name(name, run):
+    from newsbeam.pipeline.run.repair import run_of
+
+    assert run_of(f"out/articles/published_date=2024-01-01/{name}") == run

@@ -133,7 +133,8 @@ def process_documents(
             else []
         )
     )
-    new_rejects = rejects  # all of them are counted; those already written are not written again
+    # All of them are counted; those already written (by a killed run) are not written again.
+    new_rejects, new_duplicates = rejects, duplicates
     if not per_window:
         # A rerun skips what a killed run wrote (a streaming window reads its inputs once).
         entities = entities | "SkipWrittenEntities" >> SkipWritten(
@@ -151,6 +152,15 @@ def process_documents(
             table_patterns(output, "rejects"),
             ["source_uri", "stage", "reason", "line"],
             key=lambda r: [r.source_uri, r.stage, r.reason, r.line],
+            run_id=run_id,
+            lookup=lookup,
+        )
+        # A record is a copy once, and an earlier article is superseded once.
+        new_duplicates = duplicates | "SkipWrittenDuplicates" >> SkipWritten(
+            "duplicates",
+            table_patterns(output, "duplicates"),
+            ["source_uri", "article_id"],
+            key=lambda d: [d.source_uri, d.article_id],
             run_id=run_id,
             lookup=lookup,
         )
@@ -187,7 +197,7 @@ def process_documents(
             partition=lambda e: [],
             after=article_files,
         ),
-        duplicates
+        new_duplicates
         | "WriteDuplicates"
         >> WriteParquet(
             output,

@@ -323,10 +323,15 @@ def parse_run(argv: Sequence[str]) -> tuple[PipelineOptions, str]:
 def prepare_output(output: str, partition_by: str, run_id: str | None) -> list[str]:
     """Before a run writes (holding the folder's lock): an interrupted compaction finished,
     the layout kept, a given run id new to the folder, temporary files of a killed run gone,
-    unreadable files quarantined and missing index rows written (`pipeline.run.repair`).
+    unreadable files quarantined, missing index and superseded rows written
+    (`pipeline.run.repair`).
     Returns the quarantined files."""
     from newsbeam.pipeline.run.compact import recover
-    from newsbeam.pipeline.run.repair import quarantine_unreadable, repair_index
+    from newsbeam.pipeline.run.repair import (
+        quarantine_unreadable,
+        repair_index,
+        repair_superseded,
+    )
     from newsbeam.transforms.write import remove_temporaries
 
     if "://" not in output:
@@ -344,6 +349,7 @@ def prepare_output(output: str, partition_by: str, run_id: str | None) -> list[s
         )
     quarantined = quarantine_unreadable(output)
     repair_index(output)
+    repair_superseded(output)
     return quarantined
 
 

@@ -7,10 +7,13 @@ broken cannot wedge this one or let a copy through.
   ledger, `inspect`) would otherwise fail on it, every run, with an error that names no file.
 - An article without its `_index/` row (a run killed between writing `articles/` and
   `_index/`) gets one, so later near copies of it are found as copies.
+- An earlier article revised by a run killed before it wrote `duplicates/` gets its
+  `superseded` row: the rerun finds the revision already written, a copy, not a revision.
 """
 
 from __future__ import annotations
 
+import re
 import secrets
 import sys
 from datetime import UTC, datetime
@@ -18,10 +21,12 @@ from datetime import UTC, datetime
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from newsbeam.schemas import INDEX_SCHEMA, Article, to_row
+from newsbeam.schemas import DUPLICATE_SCHEMA, INDEX_SCHEMA, Article, to_row
 from newsbeam.schemas.layout import (
     ARTICLES,
+    DUPLICATES,
     INDEX,
+    INPUTS,
     QUARANTINE,
     TABLE_DEPTHS,
     join,
@@ -107,6 +112,90 @@ def repair_index(output: str) -> int:
     print(
         f"newsbeam: {len(rows)} articles in {output} had no _index/ row (a run stopped between "
         "the two); written now",
+        file=sys.stderr,
+    )
+    return len(rows)
+
+
+_RUN_FILE = re.compile(r"part-(?P<run>.+?)(?:-\d{5})?\.parquet")
+
+
+def run_of(path: str) -> str | None:
+    """The run (or chunk) id in a file's name (`part-RUN-00000.parquet`, a ledger's
+    `part-RUN.parquet`); None for a file `newsbeam compact` merged from several runs."""
+    match = _RUN_FILE.fullmatch(path.rsplit("/", 1)[-1])
+    return None if match is None or match["run"].startswith("compact-") else match["run"]
+
+
+def _rows(paths: list[str], columns: list[str]) -> list[dict]:
+    found = []
+    for path in paths:
+        with _open(path) as handle:
+            rows = pq.read_table(handle, columns=columns).to_pylist()
+        found += [{**row, "run": run_of(path)} for row in rows]
+    return found
+
+
+def repair_superseded(output: str) -> int:
+    """Write the `superseded` rows (`duplicates/part-repair-…`) that a killed run owed: an
+    article of a run without a ledger (`_inputs/`) that shares a path or URL with an earlier
+    run's article supersedes it, unless a row says so already. Returns how many. Reads only the
+    ledger's run ids and the listing when no run was killed."""
+    from newsbeam.schemas import Duplicate
+    from newsbeam.transforms.dedup.signature import SKETCH, estimated_jaccard
+    from newsbeam.transforms.dedup.stories import revision_keys
+
+    article_files = output_files(output, ARTICLES)
+    finished = _column(output_files(output, INPUTS), "run_id")
+    killed = {run for path in article_files if (run := run_of(path)) and run not in finished}
+    if not killed:
+        return 0
+    articles = _rows(article_files, ["article_id", "source_uri", "url", "ingested_at"])
+    by_key: dict[str, list[dict]] = {}
+    for row in articles:
+        for key in revision_keys(row["source_uri"], row["url"]):
+            by_key.setdefault(key, []).append(row)
+    revisions: dict[str, list[dict]] = {}  # earlier article_id → killed runs' articles
+    for new in (row for row in articles if row["run"] in killed):
+        for key in revision_keys(new["source_uri"], new["url"]):
+            for old in by_key[key]:
+                if old["run"] != new["run"] and old["ingested_at"] < new["ingested_at"]:
+                    revisions.setdefault(old["article_id"], []).append(new)
+    duplicates = _rows(output_files(output, DUPLICATES), ["article_id", "reason"])
+    superseded = {row["article_id"] for row in duplicates if row["reason"] == "superseded"}
+    newest = {
+        old: max(news, key=lambda row: row["ingested_at"])
+        for old, news in revisions.items()
+        if old not in superseded
+    }
+    if not newest:
+        return 0
+    involved = set(newest) | {new["article_id"] for new in newest.values()}
+    signatures = {
+        row["article_id"]: tuple(row["signature"])
+        for row in _rows(output_files(output, INDEX), ["article_id", "sketch", "signature"])
+        if row["article_id"] in involved and row["sketch"] == SKETCH
+    }
+    uris = {row["article_id"]: row["source_uri"] for row in articles if row["article_id"] in newest}
+    rows = [
+        to_row(
+            Duplicate(
+                source_uri=uris[old],
+                article_id=old,
+                duplicate_of=new["article_id"],
+                similarity=estimated_jaccard(
+                    signatures.get(old, ()), signatures.get(new["article_id"], ())
+                ),
+                reason="superseded",
+            )
+        )
+        for old, new in sorted(newest.items())
+    ]
+    stamp = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
+    write_parquet(join(output, DUPLICATES, f"part-repair-{stamp}.parquet"), rows, DUPLICATE_SCHEMA)
+    print(
+        f"newsbeam: {len(rows)} earlier articles in {output} were revised by a run stopped "
+        "before it wrote duplicates/; their superseded rows written now",
         file=sys.stderr,
     )
     return len(rows)
