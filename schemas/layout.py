@@ -313,7 +313,10 @@ def build_manifest(
     """The run's (or the window's) ledger; `skipped` are the input files not read because the
     output already recorded them (not counted in `read`). `read` counts every input record:
     documents read plus read rejects; `duplicate_counts` is (reason, count) per duplicate
-    reason; `without_model` the language of each article written without entities."""
+    reason (a `superseded` count is the earlier articles replaced, not records read);
+    `without_model` the language of each article written without entities."""
+    copies = dict(duplicate_counts)
+    superseded = copies.pop("superseded", 0)  # an earlier run's article, not a record read
     by_stage: Counter[str] = Counter()
     by_reason: Counter[str] = Counter()
     for (stage, reason), count in reject_counts:
@@ -328,12 +331,13 @@ def build_manifest(
         read=documents + by_stage["read"],
         written=rows[ARTICLES],
         rejected=sum(by_stage.values()),
-        duplicates=sum(count for _, count in duplicate_counts),
+        duplicates=sum(copies.values()),
         entities=rows[ENTITIES],
         rejected_by_stage=dict(sorted(by_stage.items())),
         rejected_by_reason=dict(sorted(by_reason.items())),
-        duplicates_by_reason=dict(sorted(duplicate_counts)),
+        duplicates_by_reason=dict(sorted(copies.items())),
         skipped=len(set(skipped)),
+        superseded=superseded,
         without_entity_model_by_language=dict(sorted(Counter(without_model).items())),
     )
     return Manifest(
@@ -349,7 +353,7 @@ def build_manifest(
     )
 
 
-_TOTALS = ("read", "written", "rejected", "duplicates", "entities", "skipped")
+_TOTALS = ("read", "written", "rejected", "duplicates", "entities", "skipped", "superseded")
 _BREAKDOWNS = (
     "rejected_by_stage",
     "rejected_by_reason",

@@ -312,6 +312,13 @@ class Counts(_Record):
     rejected_by_reason: dict[str, int] = Field(default_factory=dict)
     duplicates_by_reason: dict[str, int] = Field(default_factory=dict)
     skipped: int = Field(default=0, ge=0, description="input files already in `_inputs/`")
+    superseded: int = Field(
+        default=0,
+        ge=0,
+        description="earlier runs' articles replaced by a newer version this run wrote (rows "
+        "of `duplicates/` with reason `superseded`); outside the equation, as their runs counted "
+        "them written",
+    )
     without_entity_model_by_language: dict[str, int] = Field(
         default_factory=dict,
         description="articles written without entities, no model being configured for their "

@@ -77,9 +77,9 @@ def test_a_chain_of_rolling_updates_is_not_one_story(tmp_path):
         assert jaccard(kept, copy) >= DEFAULT_NEAR_DUPLICATE_THRESHOLD - 0.1
 
 
-def _half_then_whole(tmp_path: Path) -> tuple[list[str], Path, dict]:
+def _half_then_whole(tmp_path: Path) -> tuple[list[str], Path, dict, str]:
     """A story read half-written by one run, then whole by the next: (the run's arguments, the
-    output, the first run's article)."""
+    output, the first run's article, the second run's summary)."""
     whole = SEEDS[0].read_text(encoding="utf-8")
     paragraphs = whole.split("\n\n")
     half = "\n\n".join(paragraphs[: len(paragraphs) // 2])
@@ -95,7 +95,7 @@ def _half_then_whole(tmp_path: Path) -> tuple[list[str], Path, dict]:
     story.write_text(whole, encoding="utf-8")  # the same path, now whole
     result = run_cli(*args)
     assert result.returncode == 0, result.stderr
-    return args, output, first
+    return args, output, first, result.stdout
 
 
 def _unfinish_last_run(output: Path, tables: tuple[str, ...]) -> None:
@@ -110,9 +110,11 @@ def _unfinish_last_run(output: Path, tables: tuple[str, ...]) -> None:
 
 
 def test_a_file_read_half_written_is_superseded_by_its_whole_version(tmp_path):
-    _args, output, first = _half_then_whole(tmp_path)
+    _args, output, first, summary = _half_then_whole(tmp_path)
     counts = balanced(output)
     assert (counts["read"], counts["written"], counts["duplicates"]) == (1, 1, 0)
+    assert counts["superseded"] == 1
+    assert "superseded: 1 earlier articles replaced by a newer version" in summary
     articles = {r["article_id"]: r for r in rows(output, "articles")}
     (newer,) = set(articles) - {first["article_id"]}
     assert len(articles[newer]["body"]) > len(first["body"])
@@ -144,7 +146,7 @@ def _current(output: Path) -> set[str]:
 def test_a_revision_whose_run_was_killed_before_its_superseded_row_gets_it_on_the_rerun(
     tmp_path,
 ):
-    args, output, first = _half_then_whole(tmp_path)
+    args, output, first, _summary = _half_then_whole(tmp_path)
     (newer,) = {r["article_id"] for r in rows(output, "articles")} - {first["article_id"]}
     _unfinish_last_run(output, ("duplicates",))  # killed after articles/ and _index/
     assert _superseded(output) == []
@@ -164,7 +166,7 @@ def test_a_revision_whose_run_was_killed_before_its_superseded_row_gets_it_on_th
 
 
 def test_a_revision_whose_run_was_killed_before_its_article_is_superseded_once(tmp_path):
-    args, output, first = _half_then_whole(tmp_path)
+    args, output, first, _summary = _half_then_whole(tmp_path)
     _unfinish_last_run(output, ("articles", "entities", "_index"))  # duplicates/ written first
     assert len(_superseded(output)) == 1
 
@@ -173,6 +175,7 @@ def test_a_revision_whose_run_was_killed_before_its_article_is_superseded_once(t
     (newer,) = {r["article_id"] for r in rows(output, "articles")} - {first["article_id"]}
     assert _superseded(output) == [(first["article_id"], newer)]
     assert _current(output) == {newer}
+    assert balanced(output)["superseded"] == 1  # counted by the run, its row not written twice
 
 
 def test_dedup_against_adds_to_the_output_history_never_replaces_it(tmp_path):

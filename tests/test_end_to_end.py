@@ -33,6 +33,7 @@ def test_seeds_become_five_articles_in_hive_partitions(seeds_output):
         "rejected_by_reason": {},
         "duplicates_by_reason": {},
         "skipped": 0,
+        "superseded": 0,
         "without_entity_model_by_language": {},
     }
     assert manifest["counts"]["entities"] > 50

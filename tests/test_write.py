@@ -212,14 +212,15 @@ def test_manifest_counts_add_up():
         ["b", "a"],
         documents=7,
         reject_counts=[(("read", "empty_file"), 2), (("validate", "too_short"), 1)],
-        duplicate_counts=[("exact", 1)],
+        duplicate_counts=[("exact", 1), ("superseded", 2)],
         files=[("articles", "x/1", 3), ("articles", "x/2", 2), ("entities", "e/1", 9)],
     )
     counts = manifest.counts
     assert (counts.read, counts.written, counts.rejected, counts.duplicates) == (9, 5, 3, 1)
     assert counts.read == counts.written + counts.rejected + counts.duplicates
     assert counts.rejected_by_stage == {"read": 2, "validate": 1}
-    assert counts.duplicates_by_reason == {"exact": 1}
+    # Earlier runs' articles replaced: counted apart, no record of this run.
+    assert counts.duplicates_by_reason == {"exact": 1} and counts.superseded == 2
     assert manifest.inputs == ["a", "b"] and manifest.files["articles"] == ["x/1", "x/2"]
 
 
@@ -232,7 +233,7 @@ def test_chunk_ledgers_merge_into_one():
             [f"{run_id}.txt"],
             documents=read - rejected,
             reject_counts=[(("read", "empty_file"), rejected)],
-            duplicate_counts=[],
+            duplicate_counts=[("superseded", 1)],
             files=files,
         )
 
@@ -244,7 +245,7 @@ def test_chunk_ledgers_merge_into_one():
     )
     assert merged.run_id == "r"
     counts = merged.counts
-    assert (counts.read, counts.written, counts.rejected) == (7, 5, 2)
+    assert (counts.read, counts.written, counts.rejected, counts.superseded) == (7, 5, 2, 2)
     assert counts.rejected_by_reason == {"empty_file": 2}
     assert merged.inputs == ["r-c0001.txt", "r-c0002.txt"]
     assert merged.files == {"articles": ["a/1", "a/2"]}

@@ -78,9 +78,9 @@ class StreamOutputs:
 @dataclass(frozen=True)
 class Outcomes:
     """What a run produces: files written ((table, path, rows) each), Rejects of every stage,
-    the Duplicates of the records it read (the ledger's; "superseded" rows describe articles
-    earlier runs wrote and counted), and the language of each article written without entities
-    (no model for it)."""
+    every Duplicate (of the records it read, and the "superseded" rows of articles earlier runs
+    wrote and counted, which the ledger counts apart), and the language of each article written
+    without entities (no model for it)."""
 
     files: beam.PCollection
     rejects: beam.PCollection
@@ -211,11 +211,8 @@ def process_documents(
     without_model = originals | "LanguagesWithoutModel" >> beam.FlatMap(
         lambda a: [] if language_key(a) in models else [language_key(a)]
     )
-    read_duplicates = duplicates | "LedgerDuplicates" >> beam.Filter(
-        lambda d: d.reason != "superseded"
-    )
     return Outcomes(
-        files=files, rejects=rejects, duplicates=read_duplicates, without_model=without_model
+        files=files, rejects=rejects, duplicates=duplicates, without_model=without_model
     )
 
 

@@ -115,6 +115,11 @@ def run_summary(
         lines.append(f"  rejected: {count} × {reason}")
     for reason, count in counts.get("duplicates_by_reason", {}).items():
         lines.append(f"  duplicate: {count} × {reason}")
+    if counts.get("superseded"):
+        lines.append(
+            f"  superseded: {counts['superseded']} earlier articles replaced by a newer version "
+            "(duplicates/, reason superseded)"
+        )
     if counts.get("skipped"):
         lines.append(f"  skipped:   {counts['skipped']} input files already read (in _inputs/)")
     for name in manifest.get("quarantined", []):
