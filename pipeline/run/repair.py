@@ -107,13 +107,21 @@ def repair_index(output: str) -> int:
         return 0
     holding = [path for path in article_files if _column([path], "article_id") & missing]
     rows = [to_row(index_entry(article)) for article in _articles(holding, missing)]
-    stamp = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
-    write_parquet(join(output, INDEX, f"part-repair-{stamp}.parquet"), rows, INDEX_SCHEMA)
-    print(
-        f"newsbeam: {len(rows)} articles in {output} had no _index/ row (a run stopped between "
-        "the two); written now",
-        file=sys.stderr,
+    return _write_repair(
+        output,
+        INDEX,
+        rows,
+        INDEX_SCHEMA,
+        f"{len(rows)} articles in {output} had no _index/ row (a run stopped between the two); "
+        "written now",
     )
+
+
+def _write_repair(output: str, table: str, rows: list[dict], schema: pa.Schema, said: str) -> int:
+    """Write the rows a repair adds as `table/part-repair-TIME-HEX.parquet` and say so."""
+    stamp = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
+    write_parquet(join(output, table, f"part-repair-{stamp}.parquet"), rows, schema)
+    print(f"newsbeam: {said}", file=sys.stderr)
     return len(rows)
 
 
@@ -191,11 +199,11 @@ def repair_superseded(output: str) -> int:
         )
         for old, new in sorted(newest.items())
     ]
-    stamp = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
-    write_parquet(join(output, DUPLICATES, f"part-repair-{stamp}.parquet"), rows, DUPLICATE_SCHEMA)
-    print(
-        f"newsbeam: {len(rows)} earlier articles in {output} were revised by a run stopped "
-        "before it wrote duplicates/; their superseded rows written now",
-        file=sys.stderr,
+    return _write_repair(
+        output,
+        DUPLICATES,
+        rows,
+        DUPLICATE_SCHEMA,
+        f"{len(rows)} earlier articles in {output} were revised by a run stopped before it wrote "
+        "duplicates/; their superseded rows written now",
     )
-    return len(rows)
