@@ -135,6 +135,14 @@ def run_of(path: str) -> str | None:
     return None if match is None or match["run"].startswith("compact-") else match["run"]
 
 
+def recorded(run: str, finished: set[str]) -> bool:
+    """Whether the files of `run` (from `run_of`) belong to a run whose ledger was written:
+    `finished` holds the ledger's run ids and its files' (a streaming window's ledger is
+    `part-RUN-WINDOW`, its tables' files `part-RUN-WINDOW-pPANE-…`)."""
+    parts = run.split("-")
+    return any("-".join(parts[:count]) in finished for count in range(1, len(parts) + 1))
+
+
 def _rows(paths: list[str], columns: list[str]) -> list[dict]:
     found = []
     for path in paths:
@@ -154,8 +162,11 @@ def repair_superseded(output: str) -> int:
     from newsbeam.transforms.dedup.stories import revision_keys
 
     article_files = output_files(output, ARTICLES)
-    finished = _column(output_files(output, INPUTS), "run_id")
-    killed = {run for path in article_files if (run := run_of(path)) and run not in finished}
+    ledgers = output_files(output, INPUTS)
+    finished = _column(ledgers, "run_id") | {run for path in ledgers if (run := run_of(path))}
+    killed = {
+        run for path in article_files if (run := run_of(path)) and not recorded(run, finished)
+    }
     if not killed:
         return 0
     articles = _rows(article_files, ["article_id", "source_uri", "url", "ingested_at"])
