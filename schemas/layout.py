@@ -75,6 +75,7 @@ SORT_KEYS = {
     INPUTS: ("path",),
 }
 _CHUNK_SUFFIX = re.compile(r"-c\d{4}$")
+COMPACTED = "compact"  # `part-compact-…`: files `newsbeam compact` merged from several runs
 
 
 class OutputError(ValueError):
@@ -129,6 +130,24 @@ def written_by_run(path: str, run_id: str, other_chunks: bool = True) -> bool:
     )
     name = path.rsplit("/", 1)[-1]
     return re.fullmatch(rf"part-{run}(-\d{{5}})?\.parquet", name) is not None
+
+
+_RUN_FILE = re.compile(r"part-(?P<run>.+?)(?:-\d{5})?\.parquet")
+
+
+def run_of(path: str) -> str | None:
+    """The run (or chunk) id in a file's name (`part-RUN-00000.parquet`, a ledger's
+    `part-RUN.parquet`); None for a file `newsbeam compact` merged from several runs."""
+    match = _RUN_FILE.fullmatch(path.rsplit("/", 1)[-1])
+    return None if match is None or match["run"].startswith(f"{COMPACTED}-") else match["run"]
+
+
+def recorded(run: str, finished: set[str]) -> bool:
+    """Whether the files of `run` (from `run_of`) belong to a run whose ledger was written:
+    `finished` holds the ledger's run ids and its files' (a streaming window's ledger is
+    `part-RUN-WINDOW`, its tables' files `part-RUN-WINDOW-pPANE-…`)."""
+    parts = run.split("-")
+    return any("-".join(parts[:count]) in finished for count in range(1, len(parts) + 1))
 
 
 def output_files(output: str, table: str) -> list[str]:

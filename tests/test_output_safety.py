@@ -264,13 +264,13 @@ def test_published_files_are_synced_to_disk_before_their_rename(tmp_path, monkey
     ],
 )
 def test_the_run_of_an_output_file_is_read_from_its_name(name, run):
-    from newsbeam.pipeline.run.repair import run_of
+    from newsbeam.schemas.layout import run_of
 
     assert run_of(f"out/articles/published_date=2024-01-01/{name}") == run
 
 
 def test_a_run_counts_as_finished_when_its_ledger_or_its_run_s_names_it():
-    from newsbeam.pipeline.run.repair import recorded
+    from newsbeam.schemas.layout import recorded
 
     finished = {"20240101T000000-ab12cd-c0001", "20240102T000000-ef34ab-20240102T0100"}
     assert recorded("20240101T000000-ab12cd-c0001", finished)

@@ -45,6 +45,7 @@ from newsbeam.schemas import (
     REJECT_SCHEMA,
 )
 from newsbeam.schemas.layout import (
+    COMPACTED,
     INPUTS,
     MANIFEST,
     MANIFESTS,
@@ -233,7 +234,7 @@ def compact(output: str, target_mb: float = DEFAULT_TARGET_MB) -> list[Compacted
     recover(output)
     remove_temporaries(output)
     target_bytes = int(target_mb * 2**20)
-    stem = f"part-compact-{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
+    stem = f"part-{COMPACTED}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
     done = []
     for table in SCHEMAS:
         for paths in partitions(output, table).values():

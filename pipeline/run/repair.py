@@ -13,7 +13,6 @@ broken cannot wedge this one or let a copy through.
 
 from __future__ import annotations
 
-import re
 import secrets
 import sys
 from datetime import UTC, datetime
@@ -32,7 +31,9 @@ from newsbeam.schemas.layout import (
     join,
     move,
     output_files,
+    recorded,
     relative,
+    run_of,
 )
 from newsbeam.transforms.write import write_parquet
 
@@ -123,24 +124,6 @@ def _write_repair(output: str, table: str, rows: list[dict], schema: pa.Schema, 
     write_parquet(join(output, table, f"part-repair-{stamp}.parquet"), rows, schema)
     print(f"newsbeam: {said}", file=sys.stderr)
     return len(rows)
-
-
-_RUN_FILE = re.compile(r"part-(?P<run>.+?)(?:-\d{5})?\.parquet")
-
-
-def run_of(path: str) -> str | None:
-    """The run (or chunk) id in a file's name (`part-RUN-00000.parquet`, a ledger's
-    `part-RUN.parquet`); None for a file `newsbeam compact` merged from several runs."""
-    match = _RUN_FILE.fullmatch(path.rsplit("/", 1)[-1])
-    return None if match is None or match["run"].startswith("compact-") else match["run"]
-
-
-def recorded(run: str, finished: set[str]) -> bool:
-    """Whether the files of `run` (from `run_of`) belong to a run whose ledger was written:
-    `finished` holds the ledger's run ids and its files' (a streaming window's ledger is
-    `part-RUN-WINDOW`, its tables' files `part-RUN-WINDOW-pPANE-…`)."""
-    parts = run.split("-")
-    return any("-".join(parts[:count]) in finished for count in range(1, len(parts) + 1))
 
 
 def _rows(paths: list[str], columns: list[str]) -> list[dict]:
