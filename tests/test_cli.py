@@ -73,6 +73,10 @@ def test_a_usage_mistake_in_newsbeam_flags_is_answered_before_beam_loads(tmp_pat
         "run", "--input", "x.txt", "--chunk_files", "-1", "--output", str(tmp_path)
     )
     assert "--chunk-files must be 0 (all at once) or positive" in printed and not loaded
+    printed, _ = loads_beam(
+        "run", "--input", "x.txt", "--dask-restart-every", "-1", "--output", str(tmp_path)
+    )
+    assert "--dask-restart-every must be 0 (never) or positive" in printed
 
 
 def test_a_usage_mistake_is_answered_without_loading_pyarrow():

@@ -301,6 +301,7 @@ def measure_pipeline(
     if runner == "dask":
         from distributed import Client
 
+        from newsbeam.pipeline.compose.arguments import DEFAULT_DASK_RESTART_EVERY
         from newsbeam.pipeline.run.cli import DASK_RUNNER, run_on_cluster
         from newsbeam.pipeline.run.cluster import local_cluster
 
@@ -315,10 +316,18 @@ def measure_pipeline(
                     f"--chunk-files={chunk_files}",
                 ]
             )
-            run_on_cluster(options, workers)  # as `newsbeam run --runner DaskRunner` runs it
+            # As `newsbeam run --runner DaskRunner` runs it; a worker's peak is its process's,
+            # so each generation of workers is read before a restart replaces it.
+            generations: list[list[float]] = []
+
+            def read_peaks(client: Client) -> None:
+                generations.append(sorted(client.run(own_peak_rss_mb).values()))
+
+            run_on_cluster(options, workers, DEFAULT_DASK_RESTART_EVERY, read_peaks)
             seconds = time.perf_counter() - cluster_started
             with Client(address) as client:
-                worker_rss = sorted(client.run(own_peak_rss_mb).values())
+                read_peaks(client)
+            worker_rss = [max(peaks) for peaks in zip(*generations, strict=True)]
         stage_seconds = {}
         extra = {"cluster_start_seconds": round(cluster_start_seconds, 2)}
     else:

@@ -24,6 +24,7 @@ from newsbeam.transforms.defaults import (
 
 DEFAULT_MIN_WORDS = 20
 DEFAULT_CHUNK_FILES = 1000
+DEFAULT_DASK_RESTART_EVERY = 10
 DEFAULT_TOP = 10
 DEFAULT_TARGET_MB = 128
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
@@ -137,6 +138,8 @@ def value_errors(values: Mapping[str, Any], streaming: bool = False) -> list[str
         errors.append("newsbeam run needs --input PATTERN and --output DIR")
     if values["chunk_files"] < 0:
         errors.append("--chunk-files must be 0 (all at once) or positive")
+    if (values["dask_restart_every"] or 0) < 0:
+        errors.append("--dask-restart-every must be 0 (never) or positive")
     positive = ("batch_size", "min_words", "max_bytes", "dask_workers")
     if min(values[name] for name in positive) < 1:
         errors.append("--batch-size, --min-words, --max-bytes and --dask-workers must be positive")
@@ -209,6 +212,18 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         default=2,
         help="with --runner DaskRunner and no --dask_client_address: start a local Dask "
         "cluster of this many worker processes for the run (default: 2)",
+    )
+    parser.add_argument(
+        "--dask-restart-every",
+        "--dask_restart_every",
+        dest="dask_restart_every",
+        type=int,
+        default=None,
+        help="with --runner DaskRunner: restart the workers after every N chunks, which bounds "
+        "what Dask's bookkeeping of each chunk leaves in a worker's memory (each restart "
+        "reloads the model, a few seconds); 0: never (default: "
+        f"{DEFAULT_DASK_RESTART_EVERY} on the local cluster newsbeam starts, never on a cluster "
+        "given by --dask_client_address, whose workers other clients may share)",
     )
     parser.add_argument(
         "--near-duplicate-threshold",

@@ -46,6 +46,7 @@ class NewsbeamOptions(PipelineOptions):
     min_words: int
     max_bytes: int
     dask_workers: int
+    dask_restart_every: int | None
     near_duplicate_threshold: float
     dedup_against: str | None
     partition_by: str

@@ -25,14 +25,19 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from newsbeam.pipeline.compose.arguments import cli_parser, value_errors
+from newsbeam.pipeline.compose.arguments import (
+    DEFAULT_DASK_RESTART_EVERY,
+    cli_parser,
+    value_errors,
+)
 from newsbeam.pipeline.run.lock import LockedError
 
 if TYPE_CHECKING:
     from apache_beam.options.pipeline_options import PipelineOptions
+    from distributed import Client
 
     from newsbeam.pipeline.inspect.stats import OutputStats
 
@@ -191,10 +196,13 @@ def run_on_dask(options: PipelineOptions) -> None:
 
     options.view_as(StandardOptions).runner = DASK_RUNNER
     dask_options = options.view_as(DaskOptions)
-    workers = options.view_as(NewsbeamOptions).dask_workers
+    newsbeam = options.view_as(NewsbeamOptions)
+    workers, restart_every = newsbeam.dask_workers, newsbeam.dask_restart_every
     try:
         if dask_options.address:
-            run_on_cluster(options, check_hash_seeds(dask_options.address))
+            # Not restarted by default: other clients may be using the same workers.
+            workers = check_hash_seeds(dask_options.address)
+            run_on_cluster(options, workers, restart_every or 0)
             return
         with local_cluster(workers) as address:
             print(
@@ -202,22 +210,35 @@ def run_on_dask(options: PipelineOptions) -> None:
                 file=sys.stderr,
             )
             dask_options.address = address
-            run_on_cluster(options, workers)
+            if restart_every is None:
+                restart_every = DEFAULT_DASK_RESTART_EVERY
+            run_on_cluster(options, workers, restart_every)
     except ClusterError as error:
         raise UsageError(str(error)) from error
 
 
-def run_on_cluster(options: PipelineOptions, workers: int) -> None:
+def run_on_cluster(
+    options: PipelineOptions,
+    workers: int,
+    restart_every: int = 0,
+    before_restart: Callable[[Client], None] | None = None,
+) -> None:
     """The batch pipeline on the Dask cluster of `options`, in chunks of --chunk-files records
     per worker as a local run (`run_in_chunks`): a chunk's partitions hold the same number of
     documents however large the input, so a worker's memory follows the chunk, not the corpus
-    (Dask keeps a bag's partitions in memory, and the grouped ones whole)."""
+    (Dask keeps a bag's partitions in memory, and the grouped ones whole).
+
+    Every `restart_every` chunks (0: never) the workers are restarted: distributed's
+    bookkeeping keeps a little of every chunk in them (docs/performance.md, "Memory on Dask").
+    `before_restart` is given the client first (the benchmark reads the workers' peaks)."""
     from apache_beam.runners.dask.dask_runner import DaskOptions
     from apache_beam.runners.runner import PipelineResult
+    from distributed import Client
 
     from newsbeam.pipeline.compose.build import build_pipeline
     from newsbeam.pipeline.compose.options import NewsbeamOptions
     from newsbeam.pipeline.run.runs import print_chunk, release_memory, run_in_chunks
+    from newsbeam.schemas import Manifest
     from newsbeam.transforms.read import match_files
 
     dask_options = options.view_as(DaskOptions)
@@ -226,20 +247,34 @@ def run_on_cluster(options: PipelineOptions, workers: int) -> None:
         # inputs in one partition, which leaves a small run on a single worker.
         dask_options.npartitions = DASK_PARTITIONS_PER_WORKER * workers
 
-    def run_chunk(chunk_options: PipelineOptions, chunk: list) -> PipelineResult:
-        result = build_pipeline(chunk_options, files=chunk).run()
-        try:
-            result.wait_until_finish()
-            # Each worker hands back what the chunk freed, as the local process does.
-            result.client.run(release_memory)
-        finally:
-            result.client.close()
-        return result
+    with Client(dask_options.address, timeout="60s") as client:
 
-    inputs = options.view_as(NewsbeamOptions).input
-    run_in_chunks(
-        options, match_files(inputs), on_chunk=print_chunk, run=run_chunk, workers=workers
-    )
+        def run_chunk(chunk_options: PipelineOptions, chunk: list) -> PipelineResult:
+            result = build_pipeline(chunk_options, files=chunk).run()
+            try:
+                result.wait_until_finish()
+                # Each worker hands back what the chunk freed, as the local process does.
+                result.client.run(release_memory)
+            finally:
+                result.client.close()
+            return result
+
+        def after_chunk(number: int, total: int, manifest: Manifest) -> None:
+            print_chunk(number, total, manifest)
+            if restart_every and number % restart_every == 0 and number < total:
+                if before_restart is not None:
+                    before_restart(client)
+                client.restart()
+                print(
+                    f"newsbeam: restarted the Dask workers after chunk {number} "
+                    f"(--dask-restart-every {restart_every})",
+                    file=sys.stderr,
+                )
+
+        inputs = options.view_as(NewsbeamOptions).input
+        run_in_chunks(
+            options, match_files(inputs), on_chunk=after_chunk, run=run_chunk, workers=workers
+        )
 
 
 def run_streaming(options: PipelineOptions, runner: str) -> int:
