@@ -87,9 +87,12 @@ def direct_output(inputs, tmp_path_factory) -> Path:
 class Cluster:
     """A scheduler and workers started as separate processes, as on a real cluster."""
 
-    def __init__(self, folder: Path, workers: int, hash_seed: str | None) -> None:
+    def __init__(
+        self, folder: Path, workers: int, hash_seed: str | None, nanny: bool = True
+    ) -> None:
         """`hash_seed` None: workers without a nanny and without PYTHONHASHSEED, so each
         process hashes strings its own way (a nanny would give them all the same seed)."""
+        nanny = nanny and hash_seed is not None
         self.scheduler_file = folder / "scheduler.json"
         env = {**os.environ, "DASK_LOGGING__DISTRIBUTED": "error"}
         self.processes = [
@@ -134,7 +137,7 @@ class Cluster:
                         ":0",
                         "--preload",  # as deploy/dask/README.md starts workers
                         "newsbeam.pipeline.run.worker_setup",
-                        *([] if hash_seed is not None else ["--no-nanny"]),
+                        *([] if nanny else ["--no-nanny"]),
                     ],
                     env=worker_env,
                     cwd=ROOT,
@@ -219,6 +222,32 @@ def test_workers_that_hash_strings_differently_are_refused(cluster, tmp_path):
     )
     assert result.returncode == 2
     assert "PYTHONHASHSEED=0" in result.stderr
+
+
+def test_workers_without_a_nanny_are_not_restarted(tmp_path):
+    # Their hashes agree (one seed for all), but a restart would only stop them.
+    cluster = Cluster(tmp_path, workers=1, hash_seed="0", nanny=False)
+    try:
+        output = tmp_path / "out"
+        result = run_cli(
+            "run",
+            "--input",
+            str(SEEDS[0]),
+            "--output",
+            str(output),
+            "--runner",
+            "DaskRunner",
+            "--dask_client_address",
+            cluster.address,
+            "--dask-restart-every",
+            "5",
+        )
+        assert result.returncode == 2, result.stderr
+        assert "run without a nanny" in result.stderr
+        assert "--dask-restart-every 0" in result.stderr
+        assert not (output / "articles").exists()
+    finally:
+        cluster.close()
 
 
 @pytest.mark.skipif(not HTML.exists(), reason="needs ../shared/benchmarks/aeb-dev beside the repo")

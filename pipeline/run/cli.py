@@ -248,6 +248,8 @@ def run_on_cluster(
         dask_options.npartitions = DASK_PARTITIONS_PER_WORKER * workers
 
     with Client(dask_options.address, timeout="60s") as client:
+        if restart_every:
+            refuse_unrestartable(client)
 
         def run_chunk(chunk_options: PipelineOptions, chunk: list) -> PipelineResult:
             result = build_pipeline(chunk_options, files=chunk).run()
@@ -274,6 +276,20 @@ def run_on_cluster(
         inputs = options.view_as(NewsbeamOptions).input
         run_in_chunks(
             options, match_files(inputs), on_chunk=after_chunk, run=run_chunk, workers=workers
+        )
+
+
+def refuse_unrestartable(client: Client) -> None:
+    """Raise ClusterError when a worker has no nanny: a restart would only stop it."""
+    from newsbeam.pipeline.run.cluster import ClusterError
+
+    workers = client.scheduler_info()["workers"].values()
+    alone = sum(1 for worker in workers if not worker.get("nanny"))
+    if alone:
+        raise ClusterError(
+            f"{alone} of the {len(workers)} Dask workers run without a nanny (`dask worker "
+            "--no-nanny`), so --dask-restart-every cannot restart them (it would only stop "
+            "them); pass --dask-restart-every 0, or start the workers with a nanny"
         )
 
 
