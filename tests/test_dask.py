@@ -159,11 +159,11 @@ class Cluster:
                 process.wait(timeout=10)
 
 
-def run_on(cluster: Cluster, inputs: Path, output: Path, *flags: str):
-    """`newsbeam run` of the test inputs on `cluster`."""
+def run_on(cluster: Cluster, inputs: list[str], output: Path, *flags: str):
+    """`newsbeam run` of the `--input` flags `inputs` on `cluster`."""
     return run_cli(
         "run",
-        *patterns(inputs),
+        *inputs,
         "--output",
         str(output),
         "--runner",
@@ -187,7 +187,7 @@ def test_a_real_dask_cluster_gives_the_direct_runners_output(
     inputs, direct_output, cluster, tmp_path
 ):
     output = tmp_path / "out"
-    result = run_on(cluster, inputs, output)
+    result = run_on(cluster, patterns(inputs), output)
     assert result.returncode == 0, result.stderr
     counts = read_manifest(output)["counts"]
     assert counts["read"] == counts["written"] + counts["rejected"] + counts["duplicates"] == 31
@@ -209,17 +209,7 @@ def test_a_real_dask_cluster_gives_the_direct_runners_output(
 
 @pytest.mark.parametrize("cluster", [None], indirect=True)
 def test_workers_that_hash_strings_differently_are_refused(cluster, tmp_path):
-    result = run_cli(
-        "run",
-        "--input",
-        str(SEEDS[0]),
-        "--output",
-        str(tmp_path / "out"),
-        "--runner",
-        "DaskRunner",
-        "--dask_client_address",
-        cluster.address,
-    )
+    result = run_on(cluster, ["--input", str(SEEDS[0])], tmp_path / "out")
     assert result.returncode == 2
     assert "PYTHONHASHSEED=0" in result.stderr
 
@@ -229,19 +219,7 @@ def test_workers_without_a_nanny_are_not_restarted(tmp_path):
     cluster = Cluster(tmp_path, workers=1, hash_seed="0", nanny=False)
     try:
         output = tmp_path / "out"
-        result = run_cli(
-            "run",
-            "--input",
-            str(SEEDS[0]),
-            "--output",
-            str(output),
-            "--runner",
-            "DaskRunner",
-            "--dask_client_address",
-            cluster.address,
-            "--dask-restart-every",
-            "5",
-        )
+        result = run_on(cluster, ["--input", str(SEEDS[0])], output, "--dask-restart-every", "5")
         assert result.returncode == 2, result.stderr
         assert "run without a nanny" in result.stderr
         assert "--dask-restart-every 0" in result.stderr
@@ -288,7 +266,9 @@ def test_a_dask_run_goes_through_its_input_in_chunks_and_loses_nothing(
     with Client(cluster.address, timeout="60s") as client:
         before = set(client.run(os.getpid).values())
     output = tmp_path / "out"
-    result = run_on(cluster, inputs, output, "--chunk-files", "10", "--dask-restart-every", "1")
+    result = run_on(
+        cluster, patterns(inputs), output, "--chunk-files", "10", "--dask-restart-every", "1"
+    )
     assert result.returncode == 0, result.stderr
     assert "chunk 2/2" in result.stderr
     assert result.stderr.count("restarted the Dask workers") == 1  # not after the last chunk
