@@ -237,6 +237,7 @@ def run_on_cluster(
 
     from newsbeam.pipeline.compose.build import build_pipeline
     from newsbeam.pipeline.compose.options import NewsbeamOptions
+    from newsbeam.pipeline.run.cluster import check_restartable
     from newsbeam.pipeline.run.runs import print_chunk, release_memory, run_in_chunks
     from newsbeam.schemas import Manifest
     from newsbeam.transforms.read import match_files
@@ -249,7 +250,7 @@ def run_on_cluster(
 
     with Client(dask_options.address, timeout="60s") as client:
         if restart_every:
-            refuse_unrestartable(client)
+            check_restartable(client)
 
         def run_chunk(chunk_options: PipelineOptions, chunk: list) -> PipelineResult:
             result = build_pipeline(chunk_options, files=chunk).run()
@@ -276,20 +277,6 @@ def run_on_cluster(
         inputs = options.view_as(NewsbeamOptions).input
         run_in_chunks(
             options, match_files(inputs), on_chunk=after_chunk, run=run_chunk, workers=workers
-        )
-
-
-def refuse_unrestartable(client: Client) -> None:
-    """Raise ClusterError when a worker has no nanny: a restart would only stop it."""
-    from newsbeam.pipeline.run.cluster import ClusterError
-
-    workers = client.scheduler_info()["workers"].values()
-    alone = sum(1 for worker in workers if not worker.get("nanny"))
-    if alone:
-        raise ClusterError(
-            f"{alone} of the {len(workers)} Dask workers run without a nanny (`dask worker "
-            "--no-nanny`), so --dask-restart-every cannot restart them (it would only stop "
-            "them); pass --dask-restart-every 0, or start the workers with a nanny"
         )
 
 

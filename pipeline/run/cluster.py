@@ -21,6 +21,10 @@ import contextlib
 import logging
 import os
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 HASH_SEED = "0"
 WORKER_SETUP = "newsbeam.pipeline.run.worker_setup"
@@ -58,6 +62,18 @@ def check_hash_seeds(address: str, timeout: str = "20s") -> int:
             "PYTHONHASHSEED=0, e.g. `PYTHONHASHSEED=0 dask worker tcp://…`."
         )
     return len(hashes)
+
+
+def check_restartable(client: Client) -> None:
+    """Raise ClusterError when a worker has no nanny: a restart would only stop it."""
+    workers = client.scheduler_info()["workers"].values()
+    alone = sum(1 for worker in workers if not worker.get("nanny"))
+    if alone:
+        raise ClusterError(
+            f"{alone} of the {len(workers)} Dask workers run without a nanny (`dask worker "
+            "--no-nanny`), so --dask-restart-every cannot restart them (it would only stop "
+            "them); pass --dask-restart-every 0, or start the workers with a nanny"
+        )
 
 
 @contextlib.contextmanager
